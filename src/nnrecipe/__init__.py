@@ -1,0 +1,51 @@
+"""nnrecipe: Karpathy's "A Recipe for Training Neural Networks", as software.
+
+The public API, and nothing else. Heavy modules load lazily so `import nnrecipe` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckResult",
+    "DataError",
+    "Experiment",
+    "NnrecipeError",
+    "RunResult",
+    "SpecError",
+    "StepResult",
+    "__version__",
+    "check",
+    "load_spec",
+]
+
+_LAZY = {
+    "Experiment": "nnrecipe.experiment",
+    "CheckResult": "nnrecipe.results",
+    "StepResult": "nnrecipe.results",
+    "RunResult": "nnrecipe.results",
+    "NnrecipeError": "nnrecipe.errors",
+    "SpecError": "nnrecipe.errors",
+    "DataError": "nnrecipe.errors",
+    "load_spec": "nnrecipe.spec",
+    "check": "nnrecipe.runner",
+}
+
+if TYPE_CHECKING:
+    from nnrecipe.errors import DataError, NnrecipeError, SpecError
+    from nnrecipe.experiment import Experiment
+    from nnrecipe.results import CheckResult, RunResult, StepResult
+    from nnrecipe.runner import check
+    from nnrecipe.spec import load_spec
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnrecipe' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,58 @@
+"""The check protocol: a check *measures* plain numbers, then a pure function *judges* them.
+
+A check is a small class with an `id`, a `stage`, `Thresholds` (a dataclass of named, documented limits),
+`measure(ctx) -> dict` (the torch work) and `judge(measured, thresholds) -> Verdict` (pure, testable
+without torch). `applies(ctx)` returns a reason to skip, or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nnrecipe.results import Stage, Status
+
+if TYPE_CHECKING:
+    from nnrecipe.checks.context import CheckContext
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `judge` decides: a status, one sentence carrying the numbers, and the fix when not a pass."""
+
+    status: Status
+    summary: str
+    fix: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoThresholds:
+    """For checks whose verdict needs no tunable limit."""
+
+
+class Check:
+    """Base class of every check. Subclasses set `id`, `stage`, `Thresholds`, and implement the methods."""
+
+    id: ClassVar[str]
+    stage: ClassVar[Stage]
+    title: ClassVar[str] = ""
+    Thresholds: ClassVar[type] = NoThresholds
+
+    def __init__(self, thresholds: Any = None) -> None:
+        self.thresholds = thresholds if thresholds is not None else self.Thresholds()
+
+    def applies(self, ctx: CheckContext) -> str | None:
+        """A reason to skip this check for this experiment, or None when it applies."""
+        return None
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def judge(self, measured: Mapping[str, Any], thresholds: Any) -> Verdict:
+        raise NotImplementedError
+
+    def artifacts(self, measured: Mapping[str, Any]) -> Mapping[str, Any]:
+        """In-memory material for the report's picture of this check (not part of the JSON)."""
+        return measured.get("_artifacts", {})

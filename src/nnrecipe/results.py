@@ -1,0 +1,123 @@
+"""Results are data: frozen dataclasses that checks and steps return, and the JSON document they become.
+
+Only `nnrecipe.report` and the CLI turn these into something a person looks at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "warn", "fail", "skip", "error"]
+Stage = Literal["data", "skeleton", "overfit", "regularize", "tune", "squeeze"]
+STAGES: tuple[Stage, ...] = ("data", "skeleton", "overfit", "regularize", "tune", "squeeze")
+STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "skip", "error")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict. `evidence` holds the numbers the verdict rests on (JSON-serializable).
+
+    `artifacts` carries in-memory material for pictures (arrays, tensors, small tables); it is not part of
+    the JSON document, and the report renders it.
+    """
+
+    id: str
+    stage: Stage
+    status: Status
+    summary: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    fix: str | None = None
+    seconds: float = 0.0
+    artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "stage": self.stage,
+            "status": self.status,
+            "summary": self.summary,
+            "evidence": jsonable(self.evidence),
+        }
+        if self.fix:
+            out["fix"] = self.fix
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One recipe step's outcome in `nnrecipe run`."""
+
+    step: Stage
+    status: Status
+    summary: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "status": self.status, "summary": self.summary}
+        if self.details:
+            out["details"] = jsonable(self.details)
+        return out
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one command produced: the checks, and for `run` the steps and final scores."""
+
+    experiment: str
+    checks: tuple[CheckResult, ...] = ()
+    steps: tuple[StepResult, ...] = ()
+    scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    command: str = "check"
+    artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status == "fail" for c in self.checks) or any(s.status == "fail" for s in self.steps)
+
+    def check(self, check_id: str) -> CheckResult:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        from nnrecipe import __version__
+
+        out: dict[str, Any] = {
+            "nnrecipe": __version__,
+            "experiment": self.experiment,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+        if self.command == "run":
+            out["steps"] = [s.to_dict() for s in self.steps]
+            out["scores"] = jsonable(self.scores)
+        return out
+
+    def _repr_html_(self) -> str:  # Jupyter shows a result as the same page the run folder holds
+        from nnrecipe.report.html import render_html
+
+        return render_html(self)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types from numpy/torch scalars, tuples and nested mappings; NaN/Inf become strings."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if hasattr(value, "tolist"):  # numpy / torch
+        return jsonable(value.tolist())
+    if hasattr(value, "item"):
+        return jsonable(value.item())
+    return str(value)
