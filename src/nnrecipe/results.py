@@ -98,11 +98,6 @@ class RunResult:
             out["scores"] = jsonable(self.scores)
         return out
 
-    def _repr_html_(self) -> str:  # Jupyter shows a result as the same page the run folder holds
-        from nnrecipe.report.html import render_html
-
-        return render_html(self)
-
 
 def jsonable(value: Any) -> Any:
     """Plain JSON types from numpy/torch scalars, tuples and nested mappings; NaN/Inf become strings."""

@@ -67,6 +67,8 @@ class Callback:
     def on_epoch_end(self, record: EpochRecord, model: nn.Module) -> bool | None:
         return None
 
+    def on_train_end(self, history: History) -> None: ...
+
 
 def standard_step(loss: LossFn) -> Callable[[nn.Module, Batch, torch.optim.Optimizer], torch.Tensor]:
     """The standard optimization step: zero_grad, forward, loss, backward, step."""
@@ -125,7 +127,7 @@ def fit(
     """
     seed = exp.seed if seed is None else seed
     train = exp.train if train is None else train
-    val = exp.val if val is None else val
+    val = exp.val if val is None else (None if val is False else val)  # False: no evaluation
     epochs = exp.epochs if epochs is None else epochs
     loss = loss_fn(exp)
     history = History()
@@ -190,6 +192,8 @@ def fit(
             if (max_steps is not None and step >= max_steps) or not math.isfinite(record.train_loss):
                 break
         history.seconds = time.perf_counter() - started
+        for cb in callbacks:
+            cb.on_train_end(history)
     return history
 
 

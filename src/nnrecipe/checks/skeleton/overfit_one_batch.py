@@ -1,0 +1,128 @@
+"""overfit-one-batch: "overfit a single batch of only a few examples" to the lowest achievable loss.
+
+A correct model and optimizer drive a handful of examples to (almost) zero loss with predictions equal to
+the labels. When they cannot, something is broken: a softmax before the cross-entropy, a clamped loss, a
+learning rate far off, gradients that do not reach the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.engine.data import make_optimizer
+from nnrecipe.engine.loop import mode, standard_step
+
+EXAMPLES = {"classification": 16, "regression": 16, "sequence": 4}
+MAX_STEPS = {"quick": 300, "default": 500, "long": 1500}
+CHECK_EVERY = 25
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    #: fit when the loss falls to this fraction of its starting value ...
+    relative_loss: float = 0.05
+    #: ... or below this absolute value (classification and sequences)
+    absolute_loss: float = 0.05
+    #: and, for classification and sequences, at least this share of predictions equals the labels
+    accuracy: float = 1.0
+    #: regression: fit when R^2 on the batch reaches this
+    r2: float = 0.95
+
+
+def _fit_state(out: torch.Tensor, y: torch.Tensor, loss: float, task: str) -> dict[str, float]:
+    if task == "regression":
+        resid = ((out.reshape(y.shape) - y) ** 2).mean()
+        total = ((y - y.mean()) ** 2).mean().clamp_min(1e-12)
+        return {"loss": loss, "r2": float(1 - resid / total)}
+    return {"loss": loss, "accuracy": float((out.argmax(-1) == y).float().mean())}
+
+
+def _is_fit(state: Mapping[str, float], start: float, task: str, t: Thresholds) -> bool:
+    if not math.isfinite(state["loss"]):
+        return False
+    if task == "regression":
+        return state["r2"] >= t.r2
+    low = state["loss"] <= max(t.absolute_loss, t.relative_loss * start)
+    return low and state["accuracy"] >= t.accuracy
+
+
+def _predictions(out: torch.Tensor, task: str) -> list[Any]:
+    if task == "regression":
+        return out.reshape(len(out), -1)[:, 0].tolist()
+    if task == "sequence":
+        return out.argmax(-1)[:, :32].tolist()
+    return out.argmax(-1).tolist()
+
+
+class OverfitOneBatch(Check):
+    id = "overfit-one-batch"
+    stage = "skeleton"
+    title = "Overfit one batch"
+    Thresholds = Thresholds
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        task = ctx.task
+        x, y = ctx.batch(EXAMPLES[task], "train", "overfit-one-batch")
+        model = ctx.fresh_model("overfit-one-batch")
+        optimizer = make_optimizer(ctx.experiment, model.parameters())
+        step = ctx.experiment.train_step or standard_step(ctx.loss_fn)
+
+        def observe() -> tuple[torch.Tensor, dict[str, float]]:
+            with torch.no_grad(), mode(model, False):
+                out = model(x)
+                return out, _fit_state(out, y, float(ctx.loss_fn(out, y)), task)
+
+        start_out, start = observe()
+        curve, end_out, end, steps = [start["loss"]], start_out, start, 0
+        max_steps = MAX_STEPS.get(ctx.budget, MAX_STEPS["default"])
+        with mode(model, True):
+            while steps < max_steps:
+                for _ in range(CHECK_EVERY):
+                    step(model, (x, y), optimizer)
+                steps += CHECK_EVERY
+                end_out, end = observe()
+                curve.append(end["loss"])
+                if not math.isfinite(end["loss"]) or _is_fit(end, start["loss"], task, self.thresholds):
+                    break
+        return {
+            "examples": len(y),
+            "steps": steps,
+            "start": start,
+            "end": end,
+            "task": task,
+            "_artifacts": {
+                "labels": y.reshape(len(y), -1)[:, :32].tolist() if task == "sequence" else y.reshape(len(y), -1)[:, 0].tolist(),
+                "predictions_start": _predictions(start_out, task),
+                "predictions_end": _predictions(end_out, task),
+                "loss_curve": curve,
+                "check_every": CHECK_EVERY,
+            },
+        }
+
+    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+        start, end, task = m["start"], m["end"], m["task"]
+        n, steps = m["examples"], m["steps"]
+        fitted = _is_fit(end, start["loss"], task, t)
+        score = f"R^2 {end['r2']:.3f}" if task == "regression" else f"{end['accuracy']:.0%} of predictions match the labels"
+        where = f"{n} examples, {steps} steps: loss {start['loss']:.3g} -> {end['loss']:.3g}, {score}"
+        if fitted:
+            return Verdict("pass", f"overfit one batch of {where}")
+        if not math.isfinite(end["loss"]):
+            return Verdict("fail", f"could not overfit one batch: the loss turned {end['loss']} ({where})",
+                           "the optimization diverges on a handful of examples: lower the learning rate, look for "
+                           "NaN/Inf in the inputs, a log of zero or a division by a tiny number")
+        if end["loss"] >= 0.9 * start["loss"]:
+            return Verdict("fail", f"could not overfit one batch: the loss barely moved ({where})",
+                           "nothing is being learned: check the learning rate (too low or far too high), that the "
+                           "loss is not clamped or detached, and that the optimizer holds the model's parameters")
+        return Verdict("fail", f"could not overfit one batch: the loss plateaus above zero ({where})",
+                       "the model cannot represent even these few labels: look for a softmax/sigmoid before a "
+                       "cross-entropy that expects logits, labels shuffled apart from inputs, a bottleneck that "
+                       "drops the input, or raise the learning rate")

@@ -1,0 +1,132 @@
+"""The command line: parse, call the library, render, exit with the contract's code.
+
+Exit codes: 0 done / no check failed, 1 a gate or a check failed, 2 a usage or spec error. A usage or spec
+error is one paragraph on stderr with no traceback, unless --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 2 with one clear paragraph (argparse's own code is also 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"nnrecipe: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", metavar="PATH", help="write the result document (JSON) here")
+    p.add_argument("--out", metavar="DIR", help="run folder: report, logs, checkpoints")
+    p.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nnrecipe import __version__
+
+    parser = _Parser(prog="nnrecipe", description="Karpathy's recipe for training neural networks, as software.")
+    parser.add_argument("--version", action="version", version=f"nnrecipe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="all six steps in order, with their gates")
+    run.add_argument("spec", nargs="?", default=None, help="spec file or built-in name (default: mnist1d)")
+    run.add_argument("--budget", default="default", choices=("quick", "default", "long"),
+                     help="how much training the steps may spend")
+    run.add_argument("--force", action="store_true", help="go on past a failed gate (the report says so)")
+    _common(run)
+
+    check = sub.add_parser("check", help="step 1 (data) and step 2 (skeleton and baselines) checks")
+    check.add_argument("spec", help="spec file or built-in name")
+    check.add_argument("--only", metavar="IDS", help="comma-separated check ids to run")
+    _common(check)
+
+    sub.add_parser("list", help="the built-in experiments and the checks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from rich.console import Console
+
+    from nnrecipe.errors import NnrecipeError
+
+    console = Console(stderr=False, highlight=False)
+    try:
+        return _COMMANDS[args.command](args, console)
+    except NnrecipeError as exc:
+        if getattr(args, "debug", False):
+            raise
+        Console(stderr=True, highlight=False).print(f"[bold red]nnrecipe: error:[/] {exc}", markup=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted: what was finished is saved")
+        return 130
+
+
+def _cmd_list(args: argparse.Namespace, console: Any) -> int:
+    from rich.table import Table
+
+    from nnrecipe.builtin import BUILTINS
+    from nnrecipe.checks.registry import CHECKS
+
+    console.print("[bold]built-in experiments:[/] " + ", ".join(BUILTINS))
+    table = Table("check", "stage", "what it verifies", header_style="bold")
+    for cid, cls in CHECKS.items():
+        table.add_row(cid, cls.stage, cls.title or (cls.__doc__ or "").strip().splitlines()[0])
+    console.print(table)
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace, console: Any) -> int:
+    from nnrecipe.report.terminal import TerminalProgress
+    from nnrecipe.runner import check
+    from nnrecipe.spec import load_spec
+
+    ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
+    experiment = load_spec(args.spec)
+    result = check(experiment, ids=ids, device=args.device, seed=args.seed, progress=TerminalProgress(console))
+    return _finish(args, console, result)
+
+
+def _cmd_run(args: argparse.Namespace, console: Any) -> int:
+    from nnrecipe.report.terminal import TerminalProgress
+    from nnrecipe.spec import load_spec
+    from nnrecipe.steps.pipeline import run_pipeline
+
+    experiment = load_spec(args.spec)
+    if args.out is None:
+        args.out = str(Path("runs") / experiment.name)
+    result = run_pipeline(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
+                          force=args.force, progress=TerminalProgress(console))
+    return _finish(args, console, result)
+
+
+def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:
+    from nnrecipe.report.terminal import render_result
+    from nnrecipe.report.writer import write_outputs
+
+    report_path = write_outputs(result, json_path=args.json, out_dir=args.out)
+    render_result(result, console, report_path=report_path)
+    return EXIT_FAILED if result.failed else EXIT_OK
+
+
+_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

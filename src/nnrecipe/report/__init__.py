@@ -1,0 +1,1 @@
+"""Turning results into things people look at: the JSON document, the terminal view, the HTML page."""

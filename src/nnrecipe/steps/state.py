@@ -1,0 +1,41 @@
+"""What the steps of one `nnrecipe run` share: the experiment, where to write, and what earlier steps found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.experiment import Experiment
+from nnrecipe.progress import Progress
+from nnrecipe.results import CheckResult, StepResult
+
+
+@dataclass
+class RunState:
+    experiment: Experiment
+    ctx: CheckContext
+    out_dir: Path | None
+    progress: Progress = field(default_factory=Progress)
+    force: bool = False
+    checks: list[CheckResult] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)
+    #: the model the last step settled on, trained, with the factory that builds its architecture
+    model: nn.Module | None = None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctx.device
+
+    def path(self, *parts: str) -> Path | None:
+        """A path inside the run folder (created), or None when the run keeps no folder."""
+        if self.out_dir is None:
+            return None
+        target = self.out_dir.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
