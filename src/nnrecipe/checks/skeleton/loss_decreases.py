@@ -1,6 +1,6 @@
 """loss-decreases: a short real training run on the training set must lower the loss.
 
-Compares the mean loss over the first and the last windows of the run (windows average out batch noise).
+Compares the first step's loss with the mean over the run's last window (the window averages out batch noise).
 Flat means nothing learns (learning rate far too low, a clamped loss, frozen parameters); rising or NaN
 means the optimization diverges.
 """
@@ -19,14 +19,14 @@ from nnrecipe.checks.skeleton.short_run import shared_short_run
 
 @dataclass(frozen=True)
 class Thresholds:
-    #: the share of the run's steps averaged at its start and at its end
+    #: the share of the run's last steps averaged for its end
     window: float = 0.15
     #: fail when the loss falls by less than this fraction of its start
     fail_below: float = 0.03
     #: warn when it falls by less than this fraction
     warn_below: float = 0.10
-    #: the run diverges when the last window's loss exceeds the first by this factor
-    diverge_factor: float = 1.5
+    #: warn when the loss peaks above this multiple of its start on the way (unstable optimization)
+    spike_factor: float = 3.0
 
 
 class LossDecreases(Check):
@@ -55,18 +55,25 @@ class LossDecreases(Check):
             return Verdict("fail", f"the loss turned {losses[bad]} at step {bad} of a short run",
                            "the optimization diverges: lower the learning rate, clip gradients, and look for NaN/Inf "
                            "inputs or a log of zero", evidence={"nan_at_step": bad})
+        # The start is the very first step's loss (the fresh model's): a learning rate far too high blows the
+        # loss up within a few steps, and a window average there would already include the blow-up.
+        start = losses[0]
         k = max(1, round(t.window * len(losses)))
-        first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
-        drop = (first - last) / abs(first) if first else 0.0
-        numbers = {"first": first, "last": last, "relative_drop": drop}
-        where = f"{len(losses)} steps: loss {first:.3g} -> {last:.3g} ({-drop:+.1%})"
-        if last > t.diverge_factor * first:
-            return Verdict("fail", f"the loss rises during a short run ({where})",
-                           "the optimization diverges: lower the learning rate (Adam at 3e-4 is a safe start)", evidence=numbers)
+        last, peak = sum(losses[-k:]) / k, max(losses)
+        drop = (start - last) / abs(start) if start else 0.0
+        numbers = {"start": start, "last": last, "peak": peak, "relative_drop": drop}
+        where = f"{len(losses)} steps: loss {start:.3g} -> {last:.3g} ({-drop:+.1%}), peak {peak:.3g}"
+        if last > start:
+            return Verdict("fail", f"the loss ends above where it started in a short run ({where})",
+                           "the optimization diverges: lower the learning rate (Adam at 3e-4 is a safe start) or "
+                           "clip gradients", evidence=numbers)
         if drop < t.fail_below:
             return Verdict("fail", f"the loss stays flat during a short run ({where})",
                            "nothing is being learned: the learning rate may be far too low or far too high, the loss "
                            "clamped or detached, or the parameters frozen or missing from the optimizer", evidence=numbers)
+        if peak > t.spike_factor * start:
+            return Verdict("warn", f"the loss spikes to {peak / start:.1f}x its start before falling ({where})",
+                           "the optimization is unstable: try a smaller learning rate or warm-up", evidence=numbers)
         if drop < t.warn_below:
             return Verdict("warn", f"the loss falls only slowly during a short run ({where})",
                            "training is slow to start: try a larger learning rate or check the initialization", evidence=numbers)
