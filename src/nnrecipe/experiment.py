@@ -101,11 +101,15 @@ def _validate(exp: Experiment) -> None:
     for name in ("train", "val"):
         _validate_dataset(name, getattr(exp, name), required=True)
     _validate_dataset("test", exp.test, required=False)
+    if _is_module(exp.model):  # an nn.Module is callable too, but calling it runs a forward pass
+        raise SpecError(
+            "Experiment field 'model': expected a zero-argument callable returning a fresh nn.Module, but got an "
+            f"{_type_name(exp.model)} instance — pass the class or a lambda, not an instance"
+        )
     if not callable(exp.model):
         raise SpecError(
             "Experiment field 'model': expected a zero-argument callable returning a fresh nn.Module "
             f"(a class or a function), but got a {_type_name(exp.model)}"
-            + (" — pass the class or a lambda, not an instance" if _is_module(exp.model) else "")
         )
     for name in ("loss", "optimizer", "scheduler", "augment", "train_step"):
         value = getattr(exp, name)

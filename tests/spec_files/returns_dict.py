@@ -1,0 +1,2 @@
+def experiment():
+    return {"name": "x"}

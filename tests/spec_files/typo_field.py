@@ -1,0 +1,5 @@
+import toy
+
+
+def experiment():
+    return toy.classification(bacth_size=32)
