@@ -19,7 +19,6 @@ from nnrecipe.progress import Progress
 from nnrecipe.results import STAGES, CheckResult, RunResult, Stage
 
 
-
 def select_checks(*, stages: Iterable[Stage] | None = None, ids: Sequence[str] | None = None) -> list[Check]:
     """Check instances from the registry, in recipe order, filtered by stage and/or id."""
     from nnrecipe.checks.registry import CHECKS

@@ -1,5 +1,4 @@
 import toy  # a spec may import its neighbours (tests/ is on sys.path through conftest)
-
 from nnrecipe import Experiment
 
 

@@ -57,7 +57,7 @@ def tensors_of(ds: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 
 def collate(samples: list[tuple[Any, Any]]) -> Batch:
-    xs, ys = zip(*samples)
+    xs, ys = zip(*samples, strict=True)
     return torch.stack([torch.as_tensor(x) for x in xs]), torch.stack([torch.as_tensor(y) for y in ys])
 
 

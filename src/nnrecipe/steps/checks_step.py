@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnrecipe.results import StepResult, Stage
+from nnrecipe.results import Stage, Status, StepResult
 from nnrecipe.runner import run_checks, select_checks
 from nnrecipe.steps.state import RunState
 
@@ -22,7 +22,7 @@ def run_check_step(state: RunState, stage: Stage) -> StepResult | None:
     state.checks.extend(results)
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "error", "skip")}
     failed = [r.id for r in results if r.status == "fail"]
-    status = "fail" if failed else ("warn" if counts["warn"] or counts["error"] else "pass")
+    status: Status = "fail" if failed else ("warn" if counts["warn"] or counts["error"] else "pass")
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     if failed:
         summary += f"; failed: {', '.join(failed)}"

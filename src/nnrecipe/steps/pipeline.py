@@ -7,14 +7,13 @@ A step that fails closes the gate: the steps after it are recorded as skipped wi
 from __future__ import annotations
 
 from pathlib import Path
-
-from nnrecipe.checks.context import CheckContext
-from nnrecipe.engine.checkpoint import save_checkpoint
-from nnrecipe.engine.device import resolve_device
 from typing import Any
 
 from torch import nn
 
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.engine.checkpoint import save_checkpoint
+from nnrecipe.engine.device import resolve_device
 from nnrecipe.engine.loop import Callback, EpochRecord, evaluate, fit
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress

@@ -26,7 +26,7 @@ INITS = 3  # average a few fresh initializations: one draw can sit in a tail
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class InitLossThresholds:
     #: warn / fail when the loss is above the uninformed value by this fraction of it
     high_warn: float = 0.25
     high_fail: float = 1.0
@@ -54,7 +54,7 @@ class InitLoss(Check):
     id = "init-loss"
     stage = "skeleton"
     title = "Loss at initialization"
-    Thresholds = Thresholds
+    Thresholds = InitLossThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         x, y = ctx.batch(SAMPLES, "train", "init-loss")
@@ -86,7 +86,7 @@ class InitLoss(Check):
                 measured["predicted_at_init"] = torch.stack(mean_probs).mean(0).tolist()
         return measured
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: InitLossThresholds) -> Verdict:
         value, high = m["measured"], m["expected"]
         low = min(m["expected_with_prior_bias"], high)
         regression = m["task"] == "regression"

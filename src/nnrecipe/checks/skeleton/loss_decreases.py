@@ -18,7 +18,7 @@ from nnrecipe.checks.skeleton.short_run import shared_short_run
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class LossDecreasesThresholds:
     #: the share of the run's last steps averaged for its end
     window: float = 0.15
     #: fail when the loss falls by less than this fraction of its start
@@ -33,7 +33,7 @@ class LossDecreases(Check):
     id = "loss-decreases"
     stage = "skeleton"
     title = "Loss decreases in a short run"
-    Thresholds = Thresholds
+    Thresholds = LossDecreasesThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         run = shared_short_run(ctx)
@@ -46,7 +46,7 @@ class LossDecreases(Check):
             "_losses": losses,
         }
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: LossDecreasesThresholds) -> Verdict:
         losses: list[float] = m["_losses"]
         if not losses:
             return Verdict("fail", "the short run made no training step", "the training set yields no batch")

@@ -25,7 +25,7 @@ CHECK_EVERY = 25
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class OverfitOneBatchThresholds:
     #: fit when the loss falls to this fraction of its starting value ...
     relative_loss: float = 0.05
     #: ... or below this absolute value (classification and sequences)
@@ -44,7 +44,7 @@ def _fit_state(out: torch.Tensor, y: torch.Tensor, loss: float, task: str) -> di
     return {"loss": loss, "accuracy": float((out.argmax(-1) == y).float().mean())}
 
 
-def _is_fit(state: Mapping[str, float], start: float, task: str, t: Thresholds) -> bool:
+def _is_fit(state: Mapping[str, float], start: float, task: str, t: OverfitOneBatchThresholds) -> bool:
     if not math.isfinite(state["loss"]):
         return False
     if task == "regression":
@@ -65,7 +65,7 @@ class OverfitOneBatch(Check):
     id = "overfit-one-batch"
     stage = "skeleton"
     title = "Overfit one batch"
-    Thresholds = Thresholds
+    Thresholds = OverfitOneBatchThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         task = ctx.task
@@ -106,7 +106,7 @@ class OverfitOneBatch(Check):
             },
         }
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: OverfitOneBatchThresholds) -> Verdict:
         start, end, task = m["start"], m["end"], m["task"]
         n, steps = m["examples"], m["steps"]
         fitted = _is_fit(end, start["loss"], task, t)
