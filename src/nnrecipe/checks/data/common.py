@@ -1,0 +1,41 @@
+"""What the data checks share: the profile, naming samples for evidence, and fetching a few pictures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnrecipe.audit.context import audit_context, profile_of
+from nnrecipe.audit.profile import Profile, fetch
+
+#: at most this many offending samples are named in the evidence (counts are always exact)
+LISTED = 20
+#: at most this many pairs or extremes get pictures in the artifacts
+PICTURED = 8
+
+__all__ = ["LISTED", "PICTURED", "Profile", "audit_context", "profile_of", "pictures", "pair_pictures", "task_of"]
+
+
+def task_of(ctx: Any) -> str:
+    return audit_context(ctx).data.task
+
+
+def pictures(profile: Profile, rows: list[int] | np.ndarray) -> list[Any]:
+    """The inputs of the given profile rows (None where the source cannot seek), one random access each."""
+    out: list[Any] = []
+    for row in rows:
+        split = profile.split_names[int(profile.split_of[row])]
+        got = fetch(profile.data, split, [int(profile.index[row])])
+        out.append(got[0] if got else None)
+    return out
+
+
+def pair_pictures(profile: Profile, a: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
+    """Up to PICTURED pairs side by side: each side's sample, split/index/path and target."""
+    pairs = []
+    for i, j in list(zip(a, b))[:PICTURED]:
+        left, right = pictures(profile, [int(i), int(j)])
+        pairs.append({"a": profile.describe(int(i)), "b": profile.describe(int(j)), "a_input": left, "b_input": right,
+                      "a_target": profile.target[int(i)].item(), "b_target": profile.target[int(j)].item()})
+    return pairs

@@ -1,0 +1,64 @@
+"""sequence-alignment: next-token targets must be the inputs shifted left by one position.
+
+Counted over every sequence in the one pass: the fraction of positions where target[t] == input[t+1] (the
+correct shift), target[t] == input[t] (the model may copy its input: nothing to learn) and
+target[t+1] == input[t] (shifted the wrong way: the target is already in the input).
+
+Artifacts: ``fractions`` {shifted, copied, reversed}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.data.common import profile_of, task_of
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    #: pass when at least this fraction of positions hold the next input token as target
+    aligned: float = 0.9
+    #: fail when at least this fraction of positions copy the input (or the previous token) instead
+    misaligned: float = 0.9
+
+
+class SequenceAlignment(Check):
+    """Targets are the inputs shifted by one token (next-token prediction)."""
+
+    id = "sequence-alignment"
+    stage = "data"
+    title = "Next-token targets aligned with inputs"
+    Thresholds = Thresholds
+
+    def applies(self, ctx: CheckContext) -> str | None:
+        return None if task_of(ctx) == "sequence" else "only sequence tasks have next-token targets"
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        totals = {"positions": 0, "shifted": 0, "copied": 0, "reversed": 0}
+        for sp in profile_of(ctx).splits.values():
+            for key in totals:
+                totals[key] += sp.alignment[key]
+        n = max(totals["positions"], 1)
+        fractions = {k: totals[k] / n for k in ("shifted", "copied", "reversed")}
+        return {"positions": totals["positions"], **fractions, "_artifacts": {"fractions": fractions}}
+
+    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+        text = (f"target[t] == input[t+1] at {m['shifted']:.1%} of {m['positions']} positions "
+                f"(copies {m['copied']:.1%}, wrong-way shift {m['reversed']:.1%})")
+        if m["positions"] == 0:
+            return Verdict("skip", "no sequence longer than one token to compare")
+        if m["shifted"] >= t.aligned:
+            return Verdict("pass", text)
+        if m["copied"] >= t.misaligned:
+            return Verdict("fail", "targets equal the inputs: " + text,
+                           "shift the targets: input = tokens[:-1], target = tokens[1:]")
+        if m["reversed"] >= t.misaligned:
+            return Verdict("fail", "targets are shifted the wrong way (the answer is in the input): " + text,
+                           "input = tokens[:-1], target = tokens[1:] — not the other way round")
+        return Verdict("warn", "targets are not the next input tokens: " + text,
+                       "for next-token prediction use input = tokens[:-1], target = tokens[1:]; if this is another "
+                       "sequence task, check the targets line up with the inputs")
