@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--only", metavar="IDS", help="comma-separated check ids to run")
     _common(check)
 
+    audit = sub.add_parser("audit", help="step 1 only: audit a spec's data, or a data path directly")
+    audit.add_argument("spec", metavar="SPEC_OR_PATH",
+                       help="spec file, built-in name, image folder, CSV/Parquet table, .npz (x, y) or text folder")
+    audit.add_argument("--target", metavar="COLUMN", help="the target column of a CSV or Parquet table")
+    audit.add_argument("--only", metavar="IDS", help="comma-separated data check ids to run")
+    _common(audit)
+
     sub.add_parser("list", help="the built-in experiments and the checks")
     return parser
 
@@ -125,7 +132,32 @@ def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
-_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list}
+def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
+    from nnrecipe.report.terminal import TerminalProgress
+    from nnrecipe.audit.sources import is_spec
+
+    ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
+    progress = TerminalProgress(console)
+    if is_spec(args.spec):
+        from nnrecipe.runner import check
+        from nnrecipe.spec import load_spec
+
+        if args.target is not None:
+            from nnrecipe.errors import UsageError
+
+            raise UsageError(f"audit: --target names a table's target column, but {args.spec!r} is a spec; "
+                             "a spec's datasets already yield (input, target) pairs")
+        result = check(load_spec(args.spec), stages=("data",), ids=ids, device="cpu", seed=args.seed, progress=progress)
+    else:
+        from nnrecipe.audit import audit_data
+        from nnrecipe.audit.sources import from_path
+
+        data = from_path(args.spec, target=args.target)
+        result = audit_data(data, seed=args.seed or 0, ids=ids, progress=progress)
+    return _finish(args, console, result)
+
+
+_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "audit": _cmd_audit, "list": _cmd_list}
 
 
 if __name__ == "__main__":  # pragma: no cover

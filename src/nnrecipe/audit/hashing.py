@@ -126,4 +126,4 @@ def groups_of(keys: np.ndarray) -> list[np.ndarray]:
     sorted_keys = keys[order]
     starts = np.r_[0, np.nonzero(sorted_keys[1:] != sorted_keys[:-1])[0] + 1]
     sizes = np.diff(np.r_[starts, len(keys)])
-    return [order[s : s + n] for s, n in zip(starts[sizes > 1], sizes[sizes > 1])]
+    return [order[s : s + n] for s, n in zip(starts[sizes > 1], sizes[sizes > 1], strict=False)]

@@ -104,11 +104,12 @@ class Reservoir:
         for k in np.nonzero(target_slot < self.capacity)[0]:
             item = (int(index[k]), features[k], targets[k], pictures[k], paths[k] if paths else None)
             s = int(target_slot[k])
-            if s == len(self.index):
-                self.index.append(item[0]); self.features.append(item[1]); self.targets.append(item[2])
-                self.pictures.append(item[3]); self.paths.append(item[4])
-            else:
-                self.index[s], self.features[s], self.targets[s], self.pictures[s], self.paths[s] = item
+            columns: tuple[list[Any], ...] = (self.index, self.features, self.targets, self.pictures, self.paths)
+            for column, value in zip(columns, item, strict=True):
+                if s == len(column):
+                    column.append(value)
+                else:
+                    column[s] = value
         self.seen += n
 
 
@@ -280,7 +281,7 @@ class _Builder:
             ys = list(chunk.y)
             tokens = np.concatenate([np.asarray(x).reshape(-1) for x in xs]).astype(np.int64)
             sp.token_counts = _add_counts(sp.token_counts, tokens, classes)
-            for x, y in zip(xs, ys):
+            for x, y in zip(xs, ys, strict=False):
                 _align(sp.alignment, np.asarray(x).reshape(-1), np.asarray(y).reshape(-1))
 
     def finish(self) -> Profile:
@@ -376,7 +377,7 @@ def _vector_features(chunk: Chunk) -> _Features:
     }
     return _Features(
         properties=props, flat=x, channels=None, gray=None, model_features=safe.astype(np.float32),
-        pictures=list(x.astype(np.float32)), nonfinite=~finite.all(axis=1),
+        pictures=list(x.astype(np.float32)), nonfinite=np.asarray(~finite.all(axis=1)),
         constant=(props["std"] == 0) & (x.shape[1] > 1), empty=np.zeros(len(x), bool) if x.shape[1] else np.ones(len(x), bool),
     )
 

@@ -175,6 +175,13 @@ def _stack_targets(ys: list[Any]) -> np.ndarray:
 # --- a data path: `nnrecipe audit PATH` ---------------------------------------------------------------------
 
 
+def is_spec(text: str) -> bool:
+    """A spec is a built-in's name or a .py file; anything else given to `audit` is a data path."""
+    from nnrecipe.builtin import BUILTINS
+
+    return text in BUILTINS or text.endswith(".py")
+
+
 def from_path(path: str | Path, *, target: str | None = None, val_fraction: float = 0.0) -> AuditData:
     """An image folder, a CSV/Parquet table, an `.npz` with `x` and `y`, or a folder of text files."""
     p = Path(path)
@@ -228,10 +235,13 @@ def _image_folder(root: Path, splits: list[tuple[str, Path]], classes: list[str]
         if extra:
             raise DataError(f"audit: split {name!r} of {str(root)!r} has class folders {extra} that the first split "
                             f"does not have; expected the same class folders in every split ({classes})")
-        out.append(Split(name, len(files), _image_stream(name, files),
-                         lambda idx, files=files: [read_image(files[int(i)][0]) for i in idx]))
+        out.append(Split(name, len(files), _image_stream(name, files), _image_fetch(files)))
     return AuditData(name=root.name, task="classification", kind="image", splits=tuple(out),
                      num_classes=len(classes), class_names=classes, origin="image-folder")
+
+
+def _image_fetch(files: list[tuple[Path, int]]) -> Callable[[Sequence[int]], list[Any]]:
+    return lambda idx: [read_image(files[int(i)][0]) for i in idx]
 
 
 def _image_stream(split: str, files: list[tuple[Path, int]]) -> Callable[[int], Iterator[Chunk]]:
@@ -272,11 +282,13 @@ def _text_folder(root: Path, splits: list[tuple[str, Path]]) -> AuditData:
     out = []
     for name, folder in splits:
         files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".text", ".md", ""))
-        out.append(Split(name, len(files), _text_stream(name, files),
-                         lambda idx, files=files: [np.frombuffer(files[int(i)].read_bytes(), np.uint8)[:-1].astype(np.int64)
-                                                   for i in idx]))
+        out.append(Split(name, len(files), _text_stream(name, files), _text_fetch(files)))
     return AuditData(name=root.name, task="sequence", kind="tokens", splits=tuple(out), num_classes=256,
                      origin="text-folder")
+
+
+def _text_fetch(files: list[Path]) -> Callable[[Sequence[int]], list[Any]]:
+    return lambda idx: [np.frombuffer(files[int(i)].read_bytes(), np.uint8)[:-1].astype(np.int64) for i in idx]
 
 
 def _text_stream(split: str, files: list[Path]) -> Callable[[int], Iterator[Chunk]]:
@@ -453,3 +465,16 @@ def _table_features(frame: Any) -> np.ndarray:
             codes = pd.util.hash_pandas_object(col.astype(str), index=False).to_numpy() % 1_000_003
             out[:, j] = np.where(col.isna().to_numpy(), np.nan, codes.astype(np.float64))
     return out
+
+
+def from_arrays(name: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], *, task: str | None = None,
+                kind: Kind | None = None, num_classes: int | None = None) -> AuditData:
+    """In-memory arrays per split, {"train": (x, y), "val": (x, y)}: for tests, benchmarks and notebooks."""
+    x0, y0 = splits["train"]
+    guessed_task, guessed_kind = _array_task(x0, y0)
+    task = task or guessed_task
+    if num_classes is None and task != "regression":
+        num_classes = int(max(np.max(y) for _, y in splits.values())) + 1
+    return AuditData(name=name, task=task, kind=kind or guessed_kind,
+                     splits=tuple(_array_split(n, x, y) for n, (x, y) in splits.items()),
+                     num_classes=num_classes, origin="arrays")

@@ -22,7 +22,7 @@ from nnrecipe.checks.data.common import profile_of, task_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class ClassBalanceThresholds:
     #: warn when the largest train class has this many times the samples of the smallest
     imbalance_warn: float = 5.0
     #: warn when val's class distribution differs from train's with a chi-square p-value below this ...
@@ -37,7 +37,7 @@ class ClassBalance(Check):
     id = "class-balance"
     stage = "data"
     title = "Class balance per split"
-    Thresholds = Thresholds
+    Thresholds = ClassBalanceThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         if task_of(ctx) != "classification":
@@ -64,7 +64,7 @@ class ClassBalance(Check):
             measured.update(_shift(train, counts["val"]))
         return measured
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: ClassBalanceThresholds) -> Verdict:
         unseen = {k: v for k, v in m["missing_from_train"].items() if v}
         if unseen:
             where = "; ".join(f"{k}: classes {v}" for k, v in unseen.items())

@@ -34,7 +34,7 @@ def pictures(profile: Profile, rows: list[int] | np.ndarray) -> list[Any]:
 def pair_pictures(profile: Profile, a: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
     """Up to PICTURED pairs side by side: each side's sample, split/index/path and target."""
     pairs = []
-    for i, j in list(zip(a, b))[:PICTURED]:
+    for i, j in list(zip(a, b, strict=False))[:PICTURED]:
         left, right = pictures(profile, [int(i), int(j)])
         pairs.append({"a": profile.describe(int(i)), "b": profile.describe(int(j)), "a_input": left, "b_input": right,
                       "a_target": profile.target[int(i)].item(), "b_target": profile.target[int(j)].item()})

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from nnrecipe.audit.profile import fetch
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.data.common import PICTURED, profile_of
-from nnrecipe.audit.profile import fetch
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class CorruptThresholds:
     #: warn when more than this fraction of a split's samples are constant (every value equal)
     constant_warn_fraction: float = 0.0
 
@@ -33,15 +33,15 @@ class Corrupt(Check):
     id = "corrupt"
     stage = "data"
     title = "Unreadable, non-finite, empty or constant samples"
-    Thresholds = Thresholds
+    Thresholds = CorruptThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         p = profile_of(ctx)
         per_split: dict[str, Any] = {}
-        pictures = []
+        pictures: list[dict[str, Any]] = []
         for code, (name, sp) in enumerate(p.splits.items()):
             targets = p.target[p.split_of == code]
-            bad_targets = np.nonzero(~np.isfinite(targets.astype(np.float64)))[0] if targets.dtype.kind == "f" else []
+            bad_targets: Any = np.nonzero(~np.isfinite(targets.astype(np.float64)))[0] if targets.dtype.kind == "f" else []
             per_split[name] = {
                 "size": sp.size, "read": sp.read,
                 "unreadable": sp.failures.count, "unreadable_examples": sp.failures.items[:20],
@@ -57,7 +57,7 @@ class Corrupt(Check):
                 pictures.append({"sample": {"split": name, **item}, "input": got[0] if got else None})
         return {"per_split": per_split, "_artifacts": {"constant": pictures}}
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: CorruptThresholds) -> Verdict:
         totals = {key: sum(s[key] for s in m["per_split"].values())
                   for key in ("unreadable", "nonfinite", "nonfinite_targets", "empty", "constant")}
         broken = [f"{n} {key.replace('_', ' ')}" for key, n in totals.items() if n and key != "constant"]

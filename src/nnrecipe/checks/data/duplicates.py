@@ -22,7 +22,7 @@ from nnrecipe.checks.data.common import LISTED, pair_pictures, profile_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class DuplicatesThresholds:
     #: warn when this fraction of a split (or more) is a redundant copy; 0 warns on any copy
     warn_fraction: float = 0.0
     #: fail when at least this fraction of a split is redundant copies: a loader repeating samples
@@ -35,7 +35,7 @@ class Duplicates(Check):
     id = "duplicates"
     stage = "data"
     title = "Exact duplicates within a split"
-    Thresholds = Thresholds
+    Thresholds = DuplicatesThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         p = profile_of(ctx)
@@ -61,7 +61,7 @@ class Duplicates(Check):
             "_artifacts": {"pairs": pair_pictures(p, a, b)},
         }
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: DuplicatesThresholds) -> Verdict:
         worst_name, worst = max(m["per_split"].items(), key=lambda kv: kv[1]["fraction"])
         total = sum(e["redundant"] for e in m["per_split"].values())
         text = ", ".join(f"{k}: {e['redundant']} ({e['fraction']:.1%})" for k, e in m["per_split"].items())

@@ -23,7 +23,7 @@ from nnrecipe.checks.data.common import LISTED, profile_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class InputStatsThresholds:
     #: inputs count as normalized when every feature's |mean| is at most this ...
     mean_tolerance: float = 3.0
     #: ... and every non-constant feature's std lies in [std_low, std_high]
@@ -41,7 +41,7 @@ class InputStats(Check):
     id = "input-stats"
     stage = "data"
     title = "Input statistics and normalization"
-    Thresholds = Thresholds
+    Thresholds = InputStatsThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         p = profile_of(ctx)
@@ -78,7 +78,7 @@ class InputStats(Check):
         measured["split_mean_shift"] = shifts
         return measured
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: InputStatsThresholds) -> Verdict:
         notes, fixes = [], []
         (mlo, mhi), (slo, shi) = m["mean_range"], m["std_range"]
         what = "channel" if m["per_channel"] else "feature"

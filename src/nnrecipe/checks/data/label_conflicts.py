@@ -22,7 +22,7 @@ from nnrecipe.checks.data.common import LISTED, pair_pictures, profile_of, task_
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class LabelConflictsThresholds:
     #: fail when at least this fraction of all samples sits in an exact-input group with conflicting targets
     exact_fail_fraction: float = 0.05
     #: regression: targets of identical inputs conflict when they differ by more than this many target stds
@@ -35,7 +35,7 @@ class LabelConflicts(Check):
     id = "label-conflicts"
     stage = "data"
     title = "Same input, different labels"
-    Thresholds = Thresholds
+    Thresholds = LabelConflictsThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         if task_of(ctx) == "sequence":
@@ -67,12 +67,12 @@ class LabelConflicts(Check):
             "exact_conflict_samples": involved,
             "exact_fraction": involved / max(total, 1),
             "near_conflict_pairs": int(len(near_a)),
-            "exact_examples": [_pair(p, i, j) for i, j in zip(ea[:LISTED], eb[:LISTED])],
-            "near_examples": [_pair(p, i, j) for i, j in zip(near_a[:LISTED], near_b[:LISTED])],
+            "exact_examples": [_pair(p, i, j) for i, j in zip(ea[:LISTED], eb[:LISTED], strict=False)],
+            "near_examples": [_pair(p, i, j) for i, j in zip(near_a[:LISTED], near_b[:LISTED], strict=False)],
             "_artifacts": {"pairs": pair_pictures(p, np.r_[ea, near_a], np.r_[eb, near_b])},
         }
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: LabelConflictsThresholds) -> Verdict:
         fix = ("look at the pairs and correct the labels; if the inputs are genuinely ambiguous, the task's best "
                "possible accuracy is below 100% — know that number before tuning")
         text = (f"{m['exact_conflict_groups']} identical inputs with different targets ({m['exact_conflict_samples']} "

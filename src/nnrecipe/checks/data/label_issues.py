@@ -27,7 +27,7 @@ FOLDS = 5
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class LabelIssuesThresholds:
     #: warn when confident learning flags at least this fraction of the sampled labels
     warn_fraction: float = 0.05
     #: the quick model must close this fraction of the gap between the majority class and perfect accuracy,
@@ -43,7 +43,7 @@ class LabelIssues(Check):
     id = "label-issues"
     stage = "data"
     title = "Likely wrong labels (confident learning)"
-    Thresholds = Thresholds
+    Thresholds = LabelIssuesThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         if task_of(ctx) != "classification":
@@ -53,7 +53,7 @@ class LabelIssues(Check):
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         p = profile_of(ctx)
         x, y, where, inputs = _sample(p)
-        keep = np.isin(y, [c for c, n in zip(*np.unique(y, return_counts=True)) if n >= FOLDS])
+        keep = np.isin(y, [c for c, n in zip(*np.unique(y, return_counts=True), strict=False) if n >= FOLDS])
         x, y, inputs = x[keep], y[keep], [inputs[i] for i in np.nonzero(keep)[0]]
         where = [where[i] for i in np.nonzero(keep)[0]]
         majority = float(np.bincount(y).max() / len(y)) if len(y) else 1.0
@@ -81,7 +81,7 @@ class LabelIssues(Check):
         })
         return measured
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: LabelIssuesThresholds) -> Verdict:
         if "model_accuracy" not in m:
             return Verdict("skip", f"too few labelled samples to judge ({m['sampled']} sampled)")
         skill = (m["model_accuracy"] - m["majority_accuracy"]) / max(1 - m["majority_accuracy"], 1e-9)

@@ -23,7 +23,7 @@ from nnrecipe.checks.data.common import LISTED, pair_pictures, profile_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class NearDuplicatesThresholds:
     #: warn when more than this fraction of a split has a near copy in the same split
     warn_fraction: float = 0.0
 
@@ -34,7 +34,7 @@ class NearDuplicates(Check):
     id = "near-duplicates"
     stage = "data"
     title = "Near duplicates within a split"
-    Thresholds = Thresholds
+    Thresholds = NearDuplicatesThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         if profile_of(ctx).near is None:
@@ -55,11 +55,11 @@ class NearDuplicates(Check):
         return {
             "per_split": per_split,
             "hash": "pHash (DCT of a 32x32 grey thumbnail)" if p.data.kind == "image" else "SimHash of standardized vectors",
-            "examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(a[:LISTED], b[:LISTED])],
+            "examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(a[:LISTED], b[:LISTED], strict=False)],
             "_artifacts": {"pairs": pair_pictures(p, a, b)},
         }
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: NearDuplicatesThresholds) -> Verdict:
         flagged = {k: v for k, v in m["per_split"].items() if v["pairs"] and v["fraction"] > t.warn_fraction}
         if not flagged:
             return Verdict("pass", "no near duplicates within any split")

@@ -27,7 +27,7 @@ SHOWN = 4
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class OutliersThresholds:
     #: a sample is an outlier along a property past this robust z-score (a Gaussian reaches ~5.5 in 10^8 draws)
     z_threshold: float = 8.0
     #: a feature's extreme value is an outlier past this many of its stds from its mean
@@ -40,7 +40,7 @@ class Outliers(Check):
     id = "outliers"
     stage = "data"
     title = "Outliers along every property"
-    Thresholds = Thresholds
+    Thresholds = OutliersThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         p = profile_of(ctx)
@@ -65,7 +65,7 @@ class Outliers(Check):
         return {"properties": per_property, "feature_extremes": _feature_extremes(p, self.thresholds.feature_z),
                 "_artifacts": {"extremes": extremes, "histograms": histograms}}
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: OutliersThresholds) -> Verdict:
         hits = {k: v for k, v in m["properties"].items() if v["outliers"]}
         features = m["feature_extremes"]
         if not hits and not features:
@@ -98,7 +98,7 @@ def robust_z(v: np.ndarray, *, reference: np.ndarray) -> np.ndarray:
 
 def _shown(p: Any, rows: np.ndarray, v: np.ndarray, z: np.ndarray) -> list[dict[str, Any]]:
     inputs = pictures(p, rows)
-    return [{"sample": p.describe(int(i)), "value": float(v[i]), "z": float(z[i]), "input": x} for i, x in zip(rows, inputs)]
+    return [{"sample": p.describe(int(i)), "value": float(v[i]), "z": float(z[i]), "input": x} for i, x in zip(rows, inputs, strict=False)]
 
 
 def _feature_extremes(p: Any, limit: float) -> list[dict[str, Any]]:

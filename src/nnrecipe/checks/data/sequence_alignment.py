@@ -19,7 +19,7 @@ from nnrecipe.checks.data.common import profile_of, task_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class SequenceAlignmentThresholds:
     #: pass when at least this fraction of positions hold the next input token as target
     aligned: float = 0.9
     #: fail when at least this fraction of positions copy the input (or the previous token) instead
@@ -32,7 +32,7 @@ class SequenceAlignment(Check):
     id = "sequence-alignment"
     stage = "data"
     title = "Next-token targets aligned with inputs"
-    Thresholds = Thresholds
+    Thresholds = SequenceAlignmentThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         return None if task_of(ctx) == "sequence" else "only sequence tasks have next-token targets"
@@ -46,7 +46,7 @@ class SequenceAlignment(Check):
         fractions = {k: totals[k] / n for k in ("shifted", "copied", "reversed")}
         return {"positions": totals["positions"], **fractions, "_artifacts": {"fractions": fractions}}
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: SequenceAlignmentThresholds) -> Verdict:
         text = (f"target[t] == input[t+1] at {m['shifted']:.1%} of {m['positions']} positions "
                 f"(copies {m['copied']:.1%}, wrong-way shift {m['reversed']:.1%})")
         if m["positions"] == 0:

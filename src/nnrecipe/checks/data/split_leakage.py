@@ -22,7 +22,7 @@ from nnrecipe.checks.data.common import LISTED, pair_pictures, profile_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class SplitLeakageThresholds:
     #: fail when at least this fraction of val or test has an exact copy in train (or test in val)
     exact_fail_fraction: float = 0.01
     #: warn when a held-out split shares more than this fraction with train, exactly or nearly
@@ -35,7 +35,7 @@ class SplitLeakage(Check):
     id = "split-leakage"
     stage = "data"
     title = "Samples shared between splits"
-    Thresholds = Thresholds
+    Thresholds = SplitLeakageThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         if len(profile_of(ctx).splits) < 2:
@@ -59,12 +59,12 @@ class SplitLeakage(Check):
         return {
             "shared": per_pair,
             "fractions": fractions,
-            "exact_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(exact_a[:LISTED], exact_b[:LISTED])],
-            "near_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(near_a[:LISTED], near_b[:LISTED])],
+            "exact_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(exact_a[:LISTED], exact_b[:LISTED], strict=False)],
+            "near_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(near_a[:LISTED], near_b[:LISTED], strict=False)],
             "_artifacts": {"pairs": pair_pictures(p, a_all, b_all)},
         }
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: SplitLeakageThresholds) -> Verdict:
         if not m["shared"]:
             return Verdict("pass", "no sample is shared between splits, exactly or nearly")
         text = "; ".join(f"{k}: {v['exact']} exact, {v['near']} near" for k, v in m["shared"].items())

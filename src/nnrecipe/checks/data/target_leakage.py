@@ -1,8 +1,9 @@
 """target-leakage: one input feature (or a trivial function of it) that predicts the target almost perfectly.
 
-On the profile's reservoir samples, every feature alone is turned into the simplest predictor there is: its
+On the profile's reservoir samples, every feature alone is turned into the simplest predictors there are: its
 values cut into at most 32 quantile bins (or its distinct values, when few) learned on train, each bin
-predicting its majority class (classification) or its mean target (regression). A feature whose predictor is
+predicting its majority class (classification) or its mean target (regression); and the target of the nearest
+train value (1-NN on that one feature, which follows any locally constant function of it). The better one counts. A feature whose predictor is
 almost perfect on train *and* val is the label in disguise — an id column sorted by class, a "days since
 diagnosis" field, a pixel stamped by the labelling tool — or the task is trivial; either way training a net on
 it is the wrong next step. Images are judged on their 16x16 thumbnail's pixels.
@@ -26,7 +27,7 @@ BINS = 32
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class TargetLeakageThresholds:
     #: fail when one feature's predictor closes this fraction of the gap from the baseline (majority class,
     #: or the mean for regression: R^2) to perfect, on train and on val
     fail_skill: float = 0.98
@@ -42,7 +43,7 @@ class TargetLeakage(Check):
     id = "target-leakage"
     stage = "data"
     title = "One feature predicts the target"
-    Thresholds = Thresholds
+    Thresholds = TargetLeakageThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         p = profile_of(ctx)
@@ -72,7 +73,7 @@ class TargetLeakage(Check):
                          "_artifacts": {"scores": val_scores, "best": top[0]}})
         return measured
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: TargetLeakageThresholds) -> Verdict:
         if "best" not in m:
             return Verdict("skip", f"too few samples to judge ({m['train_samples']} train, {m['held_out_samples']} "
                            f"{m['held_out']})")
@@ -101,6 +102,31 @@ def _reservoir(p: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _feature_skill(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray, yv: np.ndarray,
                    classification: bool) -> tuple[float, float]:
+    """The better of two one-feature predictors (binned lookup, nearest train value), on train and on val."""
+    binned = _binned_skill(xt, yt, xv, yv, classification)
+    nearest = _nearest_skill(xt, yt, xv, yv, classification)
+    return max(binned[0], nearest[0]), max(binned[1], nearest[1])
+
+
+def _nearest_skill(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray, yv: np.ndarray,
+                   classification: bool) -> tuple[float, float]:
+    """1-nearest-neighbour on the one feature: any locally constant function of it, gaps included."""
+    order = np.argsort(xt, kind="stable")
+    xs, ys = xt[order], yt[order]
+    # train: each sample's closer sorted neighbour (never itself), so the score is out of sample
+    left = np.r_[np.inf, np.diff(xs)]
+    right = np.r_[np.diff(xs), np.inf]
+    pick = np.where(left <= right, np.arange(len(xs)) - 1, np.arange(len(xs)) + 1).clip(0, len(xs) - 1)
+    pos = np.searchsorted(xs, xv).clip(1, len(xs) - 1)
+    val_pick = np.where(np.abs(xv - xs[pos - 1]) <= np.abs(xs[pos] - xv), pos - 1, pos)
+    if classification:
+        base = np.bincount(yt.astype(np.int64)).argmax()
+        return _accuracy_skill(ys[pick], ys, base), _accuracy_skill(ys[val_pick], yv, base)
+    return _r2(ys[pick], ys, yt.mean()), _r2(ys[val_pick], yv, yt.mean())
+
+
+def _binned_skill(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray, yv: np.ndarray,
+                  classification: bool) -> tuple[float, float]:
     """Skill of a binned-lookup predictor fit on train, on train and on val (0 = baseline, 1 = perfect)."""
     values = np.unique(xt)
     if len(values) <= BINS:

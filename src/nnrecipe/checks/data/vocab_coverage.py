@@ -21,7 +21,7 @@ from nnrecipe.checks.data.common import profile_of, task_of
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class VocabCoverageThresholds:
     #: warn / fail when this fraction of a held-out split's tokens never occur in train
     unseen_warn: float = 0.001
     unseen_fail: float = 0.05
@@ -33,7 +33,7 @@ class VocabCoverage(Check):
     id = "vocab-coverage"
     stage = "data"
     title = "Vocabulary coverage between splits"
-    Thresholds = Thresholds
+    Thresholds = VocabCoverageThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:
         return None if task_of(ctx) == "sequence" else "only token sequences have a vocabulary"
@@ -56,7 +56,7 @@ class VocabCoverage(Check):
         return {"vocab_size": vocab, "train_types": int((train > 0).sum()), "unseen_in_train": unseen,
                 "out_of_range_tokens": out_of_range, "_artifacts": {"counts": counts}}
 
-    def judge(self, m: Mapping[str, Any], t: Thresholds) -> Verdict:
+    def judge(self, m: Mapping[str, Any], t: VocabCoverageThresholds) -> Verdict:
         if m["out_of_range_tokens"]:
             return Verdict("fail", f"{m['out_of_range_tokens']} tokens have ids >= the vocabulary size {m['vocab_size']}",
                            "make num_classes the vocabulary size, or fix the tokenizer that produced larger ids")
