@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -58,6 +59,7 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view("<u8").reshape(-1).astype(np.uint64)
 
 
+@functools.lru_cache(maxsize=64)
 def area_matrix(src: int, dst: int) -> np.ndarray:
     """(dst, src) weights averaging the source pixels each destination pixel covers (area resampling)."""
     edges = np.linspace(0.0, src, dst + 1)
@@ -72,7 +74,8 @@ def area_matrix(src: int, dst: int) -> np.ndarray:
 def resize(gray: np.ndarray, side: int) -> np.ndarray:
     """(n, H, W) -> (n, side, side) by area resampling, as two small matrix products."""
     rows, cols = area_matrix(gray.shape[1], side), area_matrix(gray.shape[2], side)
-    return np.einsum("ih,nhw,jw->nij", rows, gray, cols, optimize=True)
+    dtype = gray.dtype if gray.dtype.kind == "f" else np.float64
+    return np.matmul(np.matmul(rows.astype(dtype), gray.astype(dtype)), cols.T.astype(dtype))  # (n, side, side)
 
 
 def phash(gray: np.ndarray) -> np.ndarray:

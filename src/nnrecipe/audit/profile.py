@@ -94,7 +94,7 @@ class Reservoir:
     pictures: list[np.ndarray] = field(default_factory=list)
     paths: list[str | None] = field(default_factory=list)
 
-    def add(self, index: np.ndarray, features: np.ndarray, targets: np.ndarray, pictures: list[np.ndarray],
+    def add(self, index: np.ndarray, features: np.ndarray, targets: np.ndarray, pictures: Any,
             paths: list[str] | None) -> None:
         n = len(index)
         slot = np.arange(self.seen, self.seen + n)
@@ -253,10 +253,9 @@ class _Builder:
         return hashing.simhash(z, self.planes[:, SKETCH:])
 
     def _fold_stats(self, sp: SplitProfile, chunk: Chunk, feats: _Features) -> None:
-        where = [self._where(chunk, i) for i in range(len(chunk))]
-        sp.nonfinite.add([where[i] for i in np.nonzero(feats.nonfinite)[0]])
-        sp.constant.add([where[i] for i in np.nonzero(feats.constant & ~feats.empty)[0]])
-        sp.empty.add([where[i] for i in np.nonzero(feats.empty)[0]])
+        for capped, mask in ((sp.nonfinite, feats.nonfinite), (sp.constant, feats.constant & ~feats.empty),
+                             (sp.empty, feats.empty)):
+            capped.add([self._where(chunk, int(i)) for i in np.nonzero(mask)[0]])
         if feats.flat is not None and feats.flat.shape[1] <= MAX_FEATURES:
             sp.moments.add(feats.flat)
         if feats.channels is not None:
@@ -350,7 +349,7 @@ class _Features:
     channels: np.ndarray | None  # (pixels, C) for per-channel image moments
     gray: np.ndarray | list[np.ndarray] | None  # images only, for pHash
     model_features: np.ndarray  # (n, f) float32 for the reservoir's quick models
-    pictures: list[np.ndarray]
+    pictures: np.ndarray | list[np.ndarray]  # one displayable input per sample
     nonfinite: np.ndarray
     constant: np.ndarray
     empty: np.ndarray
@@ -377,7 +376,7 @@ def _vector_features(chunk: Chunk) -> _Features:
     }
     return _Features(
         properties=props, flat=x, channels=None, gray=None, model_features=safe.astype(np.float32),
-        pictures=list(x.astype(np.float32)), nonfinite=np.asarray(~finite.all(axis=1)),
+        pictures=x.astype(np.float32), nonfinite=np.asarray(~finite.all(axis=1)),
         constant=(props["std"] == 0) & (x.shape[1] > 1), empty=np.zeros(len(x), bool) if x.shape[1] else np.ones(len(x), bool),
     )
 
@@ -390,10 +389,36 @@ def channels_last(x: np.ndarray) -> np.ndarray:
 
 
 def _image_features(chunk: Chunk) -> _Features:
-    if isinstance(chunk.x, np.ndarray):
-        images = list(channels_last(chunk.x.astype(np.float64)))
-    else:
-        images = [channels_last(np.asarray(im, dtype=np.float64)[None])[0] for im in chunk.x]
+    if not isinstance(chunk.x, np.ndarray):
+        return _image_list_features(chunk.x)
+    images = channels_last(chunk.x).astype(np.float32)  # (n, H, W) or (n, H, W, C)
+    color = images.ndim == 4
+    gray = images.mean(axis=-1) if color else images  # (n, H, W)
+    n, h, w = gray.shape
+    finite = np.isfinite(images.reshape(n, -1)).all(axis=1)
+    clean = np.nan_to_num(gray, nan=0.0, posinf=0.0, neginf=0.0)
+    props = {
+        "height": np.full(n, float(h)), "width": np.full(n, float(w)), "aspect": np.full(n, w / max(h, 1)),
+        "brightness": clean.mean(axis=(1, 2)), "contrast": clean.std(axis=(1, 2)),
+    }
+    channels = images.reshape(-1, images.shape[-1] if color else 1)
+    flat = images.reshape(n, -1) if images[0].size <= MAX_FEATURES else None
+    thumbs = _thumbnails(np.nan_to_num(images), FEATURE_SIDE)
+    pictures = _thumbnails(images, PICTURE_SIDE) if max(h, w) > PICTURE_SIDE else images
+    return _Features(props, flat, channels, clean, thumbs.reshape(n, -1), pictures, np.asarray(~finite),
+                     props["contrast"] == 0, np.full(n, h == 0 or w == 0))
+
+
+def _thumbnails(images: np.ndarray, side: int) -> np.ndarray:
+    """(n, H, W[, C]) -> (n, side, side[, C]) float32, area resampled."""
+    if images.ndim == 3:
+        return hashing.resize(images, side).astype(np.float32)
+    return np.stack([hashing.resize(images[..., c], side) for c in range(images.shape[-1])], axis=-1).astype(np.float32)
+
+
+def _image_list_features(xs: list[np.ndarray]) -> _Features:
+    """Images of different sizes (an image folder): one at a time; decoding the files costs more anyway."""
+    images = [channels_last(np.asarray(im, dtype=np.float32)[None])[0] for im in xs]
     grays = [im.mean(axis=-1) if im.ndim == 3 else im for im in images]
     heights = np.array([g.shape[0] for g in grays], dtype=np.float64)
     widths = np.array([g.shape[1] for g in grays], dtype=np.float64)
@@ -403,14 +428,10 @@ def _image_features(chunk: Chunk) -> _Features:
         "height": heights, "width": widths, "aspect": widths / np.maximum(heights, 1),
         "brightness": np.array([g.mean() for g in clean]), "contrast": np.array([g.std() for g in clean]),
     }
-    same = isinstance(chunk.x, np.ndarray)
-    gray: np.ndarray | list[np.ndarray] = np.stack(clean) if same else clean
     channels = np.concatenate([im.reshape(-1, im.shape[-1] if im.ndim == 3 else 1) for im in images])
-    flat = np.stack([im.reshape(-1) for im in images]) if same and images[0].size <= MAX_FEATURES else None
     model = np.stack([_thumbnail(im, FEATURE_SIDE).reshape(-1) for im in images]).astype(np.float32)
-    pictures = [_thumbnail(im, PICTURE_SIDE) if max(im.shape[:2]) > PICTURE_SIDE else im.astype(np.float32)
-                for im in images]
-    return _Features(props, flat, channels, gray, model, pictures, ~finite, props["contrast"] == 0,
+    pictures = [_thumbnail(im, PICTURE_SIDE) if max(im.shape[:2]) > PICTURE_SIDE else im for im in images]
+    return _Features(props, None, channels, clean, model, pictures, ~finite, props["contrast"] == 0,
                      (heights == 0) | (widths == 0))
 
 
