@@ -137,6 +137,10 @@ class Batches:
         self.tensors = tensors_of(ds)
         self._loader: DataLoader | None = None
 
+    def reseed(self, seed: int) -> None:
+        """Restart the shuffling and augmentation stream from `seed` (what `fit` does at every epoch)."""
+        self.generator.manual_seed(seed)
+
     def __len__(self) -> int:
         n = len(self.ds)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from nnrecipe.engine.data import Batch, Batches, LossFn, loss_fn, make_optimizer
-from nnrecipe.engine.seeding import derive_seed, seeded
+from nnrecipe.engine.seeding import derive_seed, seed_everything, seeded
 from nnrecipe.experiment import Experiment
 
 
@@ -152,6 +152,10 @@ def fit(
         step = 0
         started = time.perf_counter()
         for epoch in range(start_epoch, epochs):
+            # Every epoch's randomness (data order, augmentation, dropout) comes from (seed, epoch) alone, so a
+            # run resumed at any epoch with `start_epoch` replays exactly what the uninterrupted run did.
+            seed_everything(derive_seed(seed, "fit", epoch))
+            batches.reseed(derive_seed(seed, "order", epoch))
             epoch_started = time.perf_counter()
             losses: list[torch.Tensor] = []
             lrs: list[float] = []

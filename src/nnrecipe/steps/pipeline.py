@@ -1,25 +1,38 @@
 """`nnrecipe run`: the recipe's steps in order, each behind its gate, then the final scores.
 
 A step that fails closes the gate: the steps after it are recorded as skipped with the reason, unless
-`force` is set, in which case the run goes on and says so.
+`force` is set, in which case the run goes on and says so. With a run folder, every finished unit of work
+(a ladder rung, a step-4 candidate, each epoch of the one in progress) is saved as it ends, so the same
+command run again after a crash or Ctrl-C continues where it stopped and reaches the same result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from torch import nn
 
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.checkpoint import save_checkpoint
 from nnrecipe.engine.device import resolve_device
-from nnrecipe.engine.loop import Callback, EpochRecord, evaluate, fit
+from nnrecipe.engine.loop import evaluate
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress
-from nnrecipe.results import RunResult, StepResult
-from nnrecipe.steps.checks_step import run_check_step
+from nnrecipe.results import RunResult, Stage, StepResult
+from nnrecipe.steps.checks_step import STEP_DESCRIPTIONS, run_check_step
+from nnrecipe.steps.config import budget_for
+from nnrecipe.steps.journal import Journal
+from nnrecipe.steps.overfit import run_overfit
+from nnrecipe.steps.regularize import run_regularize
 from nnrecipe.steps.state import RunState
+
+#: the steps `run` walks, in the recipe's order (steps 5 and 6 join here)
+STEPS: tuple[tuple[Stage, Callable[[RunState], StepResult | None]], ...] = (
+    ("data", lambda state: run_check_step(state, "data")),
+    ("skeleton", lambda state: run_check_step(state, "skeleton")),
+    ("overfit", run_overfit),
+    ("regularize", run_regularize),
+)
+_TRAINING_STEPS = ("overfit", "regularize")
 
 
 def run_pipeline(
@@ -32,17 +45,48 @@ def run_pipeline(
     force: bool = False,
     progress: Progress | None = None,
 ) -> RunResult:
+    budget_for(budget)  # an unknown budget is a usage error before any work
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed, budget=budget)
-    state = RunState(experiment, ctx, Path(out_dir) if out_dir is not None else None, progress or Progress(), force)
-    for stage in ("data", "skeleton"):
-        step = run_check_step(state, stage)  # type: ignore[arg-type]
+    folder = Path(out_dir) if out_dir is not None else None
+    state = RunState(experiment, ctx, folder, progress or Progress(), force)
+    state.journal = _journal(state)
+    state.recorders = _training_recorders
+    closed_by: StepResult | None = None
+    for stage, run_step in STEPS:
+        if closed_by is not None:
+            _record(state, StepResult(stage, "skip", f"not run: step {closed_by.step} failed "
+                                      "(--force goes on past a failed gate)"))
+            continue
+        if stage in _TRAINING_STEPS:
+            state.progress.step_started(stage, STEP_DESCRIPTIONS[stage])
+        step = run_step(state)
         if step is None:
             continue
         _record(state, step)
         if step.status == "fail" and not force:
-            return _result(state)
-    train_final(state)
+            closed_by = step
+    _save_model(state)
     return _result(state)
+
+
+def _journal(state: RunState) -> Journal:
+    from nnrecipe import __version__
+
+    fingerprint = {"experiment": state.experiment.name, "seed": state.ctx.seed, "budget": state.ctx.budget,
+                   "device": state.device.type, "nnrecipe": __version__}
+    journal = Journal(state.out_dir, fingerprint)
+    if journal.discarded:
+        state.progress.note(f"{state.out_dir} held a run with other settings; starting over")
+    elif journal.resumed:
+        state.progress.note(f"resuming from {state.out_dir}: {len(journal.units)} finished units of work are reused")
+    return journal
+
+
+def _training_recorders(experiment: Experiment) -> list[object]:
+    """The report's recorders, riding along every step-4 training; the kept model's recordings reach the report."""
+    from nnrecipe.report.capture import training_recorders
+
+    return list(training_recorders(experiment))
 
 
 def _record(state: RunState, step: StepResult) -> None:
@@ -52,44 +96,11 @@ def _record(state: RunState, step: StepResult) -> None:
         state.progress.note(f"step {step.step} failed; going on because of --force")
 
 
-def train_final(state: RunState) -> None:
-    """Train the experiment's model for its planned epochs, keeping the best validation checkpoint."""
-    exp = state.experiment
-    model = state.ctx.fresh_model("final")
-    best = _BestCheckpoint(higher_is_better=exp.task != "regression")
-    callbacks: list[Callback] = [best]
-    shown = state.progress.training("final training", exp.epochs)
-    if shown is not None:
-        callbacks.append(shown)
-    history = fit(model, exp, device=state.device, seed=state.ctx.derive("final"), callbacks=callbacks)
-    if best.state_dict is not None:
-        model.load_state_dict(best.state_dict)
-    state.model = model
-    state.artifacts["final_history"] = history
+def _save_model(state: RunState) -> None:
     path = state.path("model.pt")
-    if path is not None:
-        save_checkpoint(path, model=model.state_dict(), experiment=exp.name, epoch=best.epoch)
-
-
-class _BestCheckpoint(Callback):
-    """Early-stopping bookkeeping: remember the weights of the best epoch on the full validation set."""
-
-    def __init__(self, *, higher_is_better: bool) -> None:
-        self.metric = "accuracy" if higher_is_better else "loss"
-        self.higher_is_better = higher_is_better
-        self.best: float | None = None
-        self.epoch: int | None = None
-        self.state_dict: dict[str, Any] | None = None
-
-    def on_epoch_end(self, record: EpochRecord, model: nn.Module) -> bool:
-        value = record.val.get(self.metric)
-        if value is None:
-            return False
-        better = self.best is None or (value > self.best if self.higher_is_better else value < self.best)
-        if better:
-            self.best, self.epoch = value, record.epoch
-            self.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        return False
+    if path is not None and state.model is not None and state.config is not None:
+        save_checkpoint(path, model=state.model.state_dict(), config=state.config.to_dict(),
+                        experiment=state.experiment.name)
 
 
 def _result(state: RunState) -> RunResult:
@@ -97,7 +108,7 @@ def _result(state: RunState) -> RunResult:
     if state.model is not None:
         exp = state.experiment
         scores["val"] = evaluate(state.model, exp.val, exp, device=state.device)
-        if exp.test is not None:
+        if exp.test is not None:  # scored once, at the end: the test split never chooses anything
             scores["test"] = evaluate(state.model, exp.test, exp, device=state.device)
     return RunResult(
         experiment=state.experiment.name,

@@ -13,6 +13,8 @@ from nnrecipe.checks.context import CheckContext
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress
 from nnrecipe.results import CheckResult, StepResult
+from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.journal import Journal
 
 
 @dataclass
@@ -24,9 +26,15 @@ class RunState:
     force: bool = False
     checks: list[CheckResult] = field(default_factory=list)
     steps: list[StepResult] = field(default_factory=list)
-    #: the model the last step settled on, trained, with the factory that builds its architecture
+    #: the model the last step settled on, trained
     model: nn.Module | None = None
     artifacts: dict[str, Any] = field(default_factory=dict)
+    #: the training configuration the last step settled on (steps 5 and 6 start from it)
+    config: TrainingConfig | None = None
+    #: the finished units of work, so a rerun of the same command continues where it stopped
+    journal: Journal = field(default_factory=lambda: Journal(None, {}))
+    #: report callbacks for the final training: a function of the experiment giving recorders
+    recorders: Any = None
 
     @property
     def device(self) -> torch.device:

@@ -1,0 +1,236 @@
+"""Step 4, regularize: give up some training loss to gain validation score, one measured change at a time.
+
+First a learning curve (validation score at 10/25/50/100% of the training data, and a power law fitted to it
+saying what more data would likely give: the recipe's best regularizer). Then, in the recipe's order, each
+change is trained from the best configuration so far, measured on the full validation set with early stopping
+(best epoch kept) and kept only when it helps: augmentation, weight decay, dropout, a smaller and a larger
+model, a smaller batch. Last, the kept configuration is trained once over the full budget with a one-cycle
+schedule, kept only if it beats constant lr on validation. The test split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from nnrecipe.engine.checkpoint import atomic_write_json
+from nnrecipe.experiment import Experiment
+from nnrecipe.results import StepResult
+from nnrecipe.steps.config import Budget, TrainingConfig, budget_for
+from nnrecipe.steps.state import RunState
+from nnrecipe.steps.training import has_augmentation, selection_metric
+from nnrecipe.steps.units import UnitResult, load_unit, run_unit
+
+
+@dataclass(frozen=True)
+class RegularizeThresholds:
+    #: a change is kept when validation accuracy rises by more than this (0.002 = one sample in 500)
+    min_gain_accuracy: float = 0.002
+    #: for loss-like figures (lower is better): kept when the validation figure drops by more than this fraction
+    min_gain_relative: float = 0.01
+    #: the learning curve reports what this many times the training data would likely give
+    more_data_factor: float = 2.0
+    #: weight decay tried (decoupled, AdamW), and the dropout probability tried
+    weight_decay: float = 0.05
+    dropout: float = 0.1
+
+
+def improves(value: float, best: float, *, higher_is_better: bool, thresholds: RegularizeThresholds) -> bool:
+    """Whether a candidate's validation figure beats the best so far by more than the noise margin."""
+    if not math.isfinite(value):
+        return False
+    if higher_is_better:
+        return value > best + thresholds.min_gain_accuracy
+    return value < best * (1 - thresholds.min_gain_relative)
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """error(n) = a * n ** -b, fitted by least squares in log-log space."""
+
+    a: float
+    b: float
+
+    def predict(self, n: float) -> float:
+        return self.a * n ** -self.b
+
+
+def fit_power_law(sizes: Sequence[float], errors: Sequence[float], *, floor: float = 1e-6) -> PowerLaw | None:
+    """The power law through (size, error) points; None with fewer than two usable points."""
+    points = [(n, max(e, floor)) for n, e in zip(sizes, errors, strict=True) if n > 0 and math.isfinite(e)]
+    if len({n for n, _ in points}) < 2:
+        return None
+    log_n = np.log([n for n, _ in points])
+    log_e = np.log([e for _, e in points])
+    slope, intercept = np.polyfit(log_n, log_e, 1)
+    return PowerLaw(a=float(np.exp(intercept)), b=float(-slope))
+
+
+# -- the candidate changes, each made from the best configuration so far (None: it does not apply, with why)
+Change = Callable[[Experiment, TrainingConfig, RegularizeThresholds], "TrainingConfig | str"]
+
+
+def _augment(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
+    if not has_augmentation(exp):
+        return "the experiment has no augmentation (set `augment` in the spec)"
+    return "already on" if cfg.augment else cfg.replace(augment=True)
+
+
+def _weight_decay(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
+    return cfg.replace(weight_decay=cfg.weight_decay * 10 if cfg.weight_decay else t.weight_decay)
+
+
+def _dropout(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
+    if "model_family" not in exp.meta:
+        return "needs meta['model_family'](dropout=...) to build the model with dropout"
+    return cfg.replace(dropout=t.dropout, width=cfg.width or 1.0)
+
+
+def _resize(factor: float) -> Change:
+    def change(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
+        if "model_family" not in exp.meta:
+            return "needs meta['model_family'](width=...) to build other sizes of the model"
+        return cfg.replace(width=(cfg.width or 1.0) * factor)
+
+    return change
+
+
+def _smaller_batch(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
+    return cfg.replace(batch_size=cfg.batch_size // 2) if cfg.batch_size >= 4 else "the batch is already tiny"
+
+
+CANDIDATES: dict[str, Change] = {
+    "augment": _augment,
+    "weight-decay": _weight_decay,
+    "dropout": _dropout,
+    "smaller-model": _resize(0.5),
+    "larger-model": _resize(2.0),
+    "smaller-batch": _smaller_batch,
+}
+
+
+def run_regularize(state: RunState, thresholds: RegularizeThresholds = RegularizeThresholds()) -> StepResult:
+    exp, budget = state.experiment, budget_for(state.ctx.budget)
+    if state.config is None:  # step 3 found no model that fits (and --force went on): start from the experiment's
+        state.config = TrainingConfig(batch_size=exp.batch_size)
+    metric, higher = selection_metric(exp)
+    base = state.config.replace(epochs=budget.epochs, patience=budget.patience, schedule="constant")
+    baseline = run_unit(state, "regularize/baseline", base, label=f"baseline: {base.describe()}",
+                        recorders=_recorders(state))
+    curve = learning_curve(state, base, baseline, budget=budget, thresholds=thresholds)
+    if not math.isfinite(baseline.val.get(metric, math.nan)):
+        return StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
+                          f"{baseline.val.get(metric)}); lower the learning rate", details={"curve": curve})
+    best, rows = baseline, [_row("baseline", baseline, metric, kept=True, note="step 3's model, early stopping")]
+    for name in budget.candidates:
+        best = _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds)
+    best = _try_schedule(state, best, rows, metric, higher, budget, thresholds)
+    return _settle(state, best, baseline, rows, curve, metric)
+
+
+def _try(state: RunState, name: str, change: Change, best: UnitResult, rows: list[dict[str, Any]], metric: str,
+         higher: bool, thresholds: RegularizeThresholds) -> UnitResult:
+    made = change(state.experiment, best.config, thresholds)
+    if isinstance(made, str):
+        rows.append({"change": name, "config": best.config.describe(), "kept": False, "note": f"not tried: {made}"})
+        return best
+    unit = run_unit(state, f"regularize/{name}", made, label=f"{name}: {made.describe()}",
+                    recorders=_recorders(state))
+    kept = improves(unit.val.get(metric, math.nan), best.val[metric], higher_is_better=higher, thresholds=thresholds)
+    rows.append(_row(name, unit, metric, kept=kept, note=f"vs {best.val[metric]:.4g}"))
+    return unit if kept else best
+
+
+def _try_schedule(state: RunState, best: UnitResult, rows: list[dict[str, Any]], metric: str, higher: bool,
+                  budget: Budget, thresholds: RegularizeThresholds) -> UnitResult:
+    """The kept configuration over the full budget with a one-cycle schedule, at each peak learning rate."""
+    constant = best
+    for peak in budget.onecycle_peaks:
+        cfg = constant.config.replace(schedule="onecycle", lr=constant.config.lr * peak, epochs=budget.final_epochs,
+                                      patience=None)
+        unit = run_unit(state, f"regularize/onecycle-{peak:g}", cfg, label=f"one-cycle: {cfg.describe()}",
+                        recorders=_recorders(state))
+        kept = improves(unit.val.get(metric, math.nan), best.val[metric], higher_is_better=higher,
+                        thresholds=thresholds)
+        note = f"{budget.final_epochs} epochs, peak lr {cfg.lr:g}; vs best so far {best.val[metric]:.4g}"
+        rows.append(_row("one-cycle schedule", unit, metric, kept=kept, note=note))
+        best = unit if kept else best
+    return best
+
+
+def learning_curve(state: RunState, base: TrainingConfig, full: UnitResult, *, budget: Budget,
+                   thresholds: RegularizeThresholds) -> dict[str, Any]:
+    """Validation score on growing nested subsets of the training data, and the power law through them.
+
+    A subset of fraction f trains for epochs/sqrt(f): fewer samples per epoch get more epochs, so the small
+    subsets are not starved of optimization steps, at a cost well below a full run each.
+    """
+    exp = state.experiment
+    metric, higher = selection_metric(exp)
+    order = torch.randperm(len(exp.train), generator=torch.Generator().manual_seed(state.ctx.derive("curve")))
+    points = []
+    for fraction in budget.curve_fractions:
+        n = max(1, int(round(fraction * len(exp.train))))
+        if fraction >= 1.0:
+            unit = full
+        else:
+            scale = 1 / math.sqrt(fraction)
+            cfg = base.replace(epochs=math.ceil(base.epochs * scale),
+                               patience=None if base.patience is None else math.ceil(base.patience * scale))
+            unit = run_unit(state, f"regularize/curve-{fraction:g}", cfg, label=f"learning curve {fraction:.0%}",
+                            train=Subset(exp.train, order[:n].tolist()))
+        points.append({"fraction": fraction, "samples": n, f"val_{metric}": unit.val.get(metric, math.nan)})
+    return summarize_curve(points, metric=metric, higher_is_better=higher, n_val=len(exp.val), thresholds=thresholds)
+
+
+def summarize_curve(points: list[dict[str, Any]], *, metric: str, higher_is_better: bool, n_val: int,
+                    thresholds: RegularizeThresholds) -> dict[str, Any]:
+    """The curve's points, its power law, and what `more_data_factor` times the data would likely give."""
+    # the power law is fitted to the error; for accuracy that is 1 - accuracy, floored at half a sample
+    errors = [(1 - p[f"val_{metric}"]) if higher_is_better else p[f"val_{metric}"] for p in points]
+    law = fit_power_law([p["samples"] for p in points], errors, floor=0.5 / n_val)
+    out: dict[str, Any] = {"points": points, "metric": metric}
+    if law is None:
+        return out
+    largest = points[-1]["samples"]
+    predicted = law.predict(largest * thresholds.more_data_factor)
+    out.update({"power_law": {"a": law.a, "b": law.b}, "more_data_factor": thresholds.more_data_factor,
+                f"predicted_val_{metric}": (1 - predicted) if higher_is_better else predicted})
+    return out
+
+
+def _recorders(state: RunState) -> list[Any]:
+    return list(state.recorders(state.experiment)) if state.recorders is not None else []
+
+
+def _row(change: str, unit: UnitResult, metric: str, *, kept: bool, note: str) -> dict[str, Any]:
+    return {"change": change, "config": unit.config.describe(), f"val_{metric}": unit.val.get(metric, math.nan),
+            "val_loss": unit.val.get("loss", math.nan), "best_epoch": unit.best_epoch, "epochs": unit.epochs_run,
+            "kept": kept, "note": note}
+
+
+def _settle(state: RunState, best: UnitResult, baseline: UnitResult, rows: list[dict[str, Any]],
+            curve: dict[str, Any], metric: str) -> StepResult:
+    """The best model becomes the run's model; its configuration is kept for the steps after."""
+    model, extras = load_unit(state, best)
+    state.model, state.config = model, best.config
+    state.artifacts.update(extras)
+    path = state.path("config.json")
+    if path is not None:
+        atomic_write_json(path, {"config": best.config.to_dict(), "val": best.val, "unit": best.key})
+    kept = [r["change"] for r in rows[1:] if r.get("kept")]
+    summary = (f"val {metric} {baseline.val[metric]:.4g} -> {best.val[metric]:.4g}; kept: "
+               f"{', '.join(kept) or 'nothing (no change helped)'}; final: {best.config.describe()}")
+    if "predicted_val_" + metric in curve:
+        summary += (f"; {curve['more_data_factor']:g}x the training data would likely give val {metric} "
+                    f"{curve['predicted_val_' + metric]:.4g}")
+    details = {"tried": rows, "learning_curve": curve, "config": best.config.to_dict()}
+    return StepResult("regularize", "pass", summary, details=details,
+                      artifacts={"tried": rows, "learning_curve": curve,
+                                 "histories": {"final": best.records}})

@@ -1,0 +1,223 @@
+"""Train a model from a `TrainingConfig`, checkpointing every epoch so that a killed training resumes exactly.
+
+`train_config` is the one way steps 3 and 4 (and later tuning and ensembling) train: AdamW (plain Adam when
+weight decay is 0) at the config's learning rate, constant or one-cycle, the experiment's augmentation when the
+config asks for it, and the best epoch on the full validation set kept (early stopping). With a `checkpoint`
+path, the model, optimizer, scheduler and bookkeeping are saved atomically after every epoch, and a later call
+with the same arguments continues after the last saved epoch; since `fit` derives each epoch's randomness from
+(seed, epoch), the resumed training ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnrecipe.engine.checkpoint import load_checkpoint, save_checkpoint
+from nnrecipe.engine.data import Batch
+from nnrecipe.engine.loop import Callback, EpochRecord, History, evaluate, fit
+from nnrecipe.engine.seeding import derive_seed, seeded
+from nnrecipe.errors import UsageError
+from nnrecipe.experiment import Experiment
+from nnrecipe.steps.config import TrainingConfig
+
+#: decides from the training-set scores whether the training set is fit (step 3 stops there)
+FitTest = Callable[[dict[str, float]], bool]
+
+
+def selection_metric(exp: Experiment) -> tuple[str, bool]:
+    """The validation figure models are chosen by, and whether higher is better."""
+    return ("loss", False) if exp.task == "regression" else ("accuracy", True)
+
+
+def is_better(value: float, best: float | None, *, higher_is_better: bool) -> bool:
+    if best is None or not math.isfinite(best):
+        return math.isfinite(value)
+    return value > best if higher_is_better else value < best
+
+
+def model_factory(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Module]:
+    """The architecture a config describes: the experiment's own model, or a member of its model family."""
+    if cfg.width is None and cfg.depth is None and not cfg.dropout:
+        return exp.model
+    family = exp.meta.get("model_family")
+    if family is None:
+        raise UsageError(
+            f"config {cfg.describe()!r} changes the model's size or dropout, which needs the experiment's "
+            "meta['model_family'](width=..., depth=..., dropout=...), but this experiment has none"
+        )
+    factory: Callable[[], nn.Module] = family(width=1.0 if cfg.width is None else cfg.width, depth=cfg.depth,
+                                              dropout=cfg.dropout)
+    return factory
+
+
+def has_augmentation(exp: Experiment) -> bool:
+    return exp.augment is not None or exp.meta.get("batch_augment") is not None
+
+
+def build_model(exp: Experiment, cfg: TrainingConfig, *, device: torch.device, seed: int) -> nn.Module:
+    with seeded(derive_seed(seed, "model")):
+        model = model_factory(exp, cfg)()
+    return model.to(device).train()
+
+
+def build_optimizer(model: nn.Module, cfg: TrainingConfig, *, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, Any]:
+    # AdamW with weight_decay=0 is exactly Adam: the recipe's safe default at 3e-4.
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "constant":
+        return opt, None
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    return opt, sched
+
+
+@dataclass
+class Trained:
+    """A finished training: the kept weights (best validation epoch, or the last when fitting the training set)."""
+
+    model: nn.Module
+    val: dict[str, float]
+    best_epoch: int | None
+    epochs_run: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+    train: dict[str, float] | None = None
+    stopped_early: bool = False
+    #: every step's loss and learning rate and every epoch's record, across resumes (the report draws it)
+    history: History = field(default_factory=History)
+
+
+def train_config(
+    exp: Experiment,
+    cfg: TrainingConfig,
+    *,
+    device: torch.device,
+    seed: int,
+    train: Any = None,
+    fit_test: FitTest | None = None,
+    callbacks: Sequence[Callback] = (),
+    checkpoint: Path | None = None,
+) -> Trained:
+    """Train per `cfg` on `train` (default: the experiment's training set).
+
+    Without `fit_test`: evaluate on the full validation set every epoch, keep the best epoch, stop after
+    `cfg.patience` epochs without improvement. With `fit_test` (step 3): evaluate the training set every epoch
+    instead, stop once it is fit, and keep the last weights.
+    """
+    train = exp.train if train is None else train
+    model = build_model(exp, cfg, device=device, seed=seed)
+    opt, sched = build_optimizer(model, cfg, steps_per_epoch=-(-len(train) // cfg.batch_size))
+    tracker = _Tracker(exp, cfg, device=device, train=train if fit_test else None, fit_test=fit_test,
+                       optimizer=opt, scheduler=sched, checkpoint=checkpoint)
+    start_epoch = tracker.restore(model)
+    if not tracker.finished and start_epoch < cfg.epochs:
+        # fit steps a scheduler per its experiment's interval; the one-cycle schedule counts steps
+        run_exp = exp.replace(scheduler_interval="step") if sched is not None and exp.scheduler_interval != "step" else exp
+        per_sample, batch_augment = _augmentation(exp, cfg)
+        fit(model, run_exp, device=device, epochs=cfg.epochs, train=train, val=False if fit_test else None, seed=seed,
+            optimizer=opt, scheduler=sched, augment=per_sample, batch_size=cfg.batch_size,
+            batch_augment=batch_augment, callbacks=[tracker, *callbacks], start_epoch=start_epoch)
+    return tracker.result(model)
+
+
+def _augmentation(exp: Experiment, cfg: TrainingConfig) -> tuple[bool, Any]:
+    """(use the per-sample `augment`, the batch augmentation): the user's own first, else the built-in's."""
+    if not cfg.augment:
+        return False, None
+    if exp.augment is not None:
+        return True, None
+    return False, exp.meta.get("batch_augment")
+
+
+class _Tracker(Callback):
+    """Per-epoch bookkeeping: best epoch, early stopping, the fit test, and the checkpoint that makes it resumable."""
+
+    def __init__(self, exp: Experiment, cfg: TrainingConfig, *, device: torch.device, train: Any,
+                 fit_test: FitTest | None, optimizer: torch.optim.Optimizer, scheduler: Any,
+                 checkpoint: Path | None) -> None:
+        self.exp, self.cfg, self.device, self.train, self.fit_test = exp, cfg, device, train, fit_test
+        self.optimizer, self.scheduler, self.checkpoint = optimizer, scheduler, checkpoint
+        self.metric, self.higher_is_better = selection_metric(exp)
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_val: dict[str, float] = {}
+        self.last_train: dict[str, float] | None = None
+        self.bad_epochs = 0
+        self.finished = False
+        self.records: list[dict[str, Any]] = []
+        self.history = History()
+        self._pending: list[torch.Tensor] = []  # this epoch's step losses, read once at its end (no per-step sync)
+
+    # -- during training
+    def on_step_end(self, step: int, loss: torch.Tensor, batch: Batch) -> None:
+        self._pending.append(loss.detach())
+        self.history.step_lrs.append(float(self.optimizer.param_groups[0]["lr"]))
+
+    def on_epoch_end(self, record: EpochRecord, model: nn.Module) -> bool:
+        row = record.to_dict()
+        row.pop("seconds", None)  # the only figure that differs between an uninterrupted and a resumed run
+        if self._pending:
+            self.history.step_losses.extend(torch.stack(self._pending).float().cpu().tolist())
+            self._pending.clear()
+        self.history.epochs.append(record)
+        stop = not math.isfinite(record.train_loss)
+        if self.fit_test is not None:
+            self.last_train = evaluate(model, self.train, self.exp, device=self.device)
+            row.update({f"train_{k}": v for k, v in self.last_train.items()})
+            stop = stop or self.fit_test(self.last_train)
+        else:
+            stop = stop or self._update_best(record, model)
+        self.records.append(row)
+        self.finished = stop or record.epoch + 1 >= self.cfg.epochs
+        self._save(model, record.epoch)
+        return stop
+
+    def _update_best(self, record: EpochRecord, model: nn.Module) -> bool:
+        value = record.val.get(self.metric, math.nan)
+        if is_better(value, self.best, higher_is_better=self.higher_is_better):
+            self.best, self.best_epoch, self.best_val, self.bad_epochs = value, record.epoch, dict(record.val), 0
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+        return self.cfg.patience is not None and self.bad_epochs >= self.cfg.patience
+
+    # -- checkpoint
+    _FIELDS = ("best", "best_epoch", "best_state", "best_val", "last_train", "bad_epochs", "finished", "records",
+               "history")
+
+    def _save(self, model: nn.Module, epoch: int) -> None:
+        if self.checkpoint is None:
+            return
+        save_checkpoint(self.checkpoint, epoch=epoch, model=model.state_dict(), optimizer=self.optimizer.state_dict(),
+                        scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
+                        tracker={name: getattr(self, name) for name in self._FIELDS})
+
+    def restore(self, model: nn.Module) -> int:
+        """Load the last saved epoch, if any; the epoch to start from."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return 0
+        saved = load_checkpoint(self.checkpoint, map_location=self.device)
+        model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scheduler is not None and saved["scheduler"] is not None:
+            self.scheduler.load_state_dict(saved["scheduler"])
+        for name in self._FIELDS:
+            setattr(self, name, saved["tracker"][name])
+        return int(saved["epoch"]) + 1
+
+    # -- the outcome
+    def result(self, model: nn.Module) -> Trained:
+        if self.fit_test is not None or self.best_state is None:
+            val = evaluate(model, self.exp.val, self.exp, device=self.device)
+            best_epoch = len(self.records) - 1 if self.records else None
+        else:
+            model.load_state_dict(self.best_state)
+            val, best_epoch = dict(self.best_val), self.best_epoch
+        stopped = len(self.records) < self.cfg.epochs
+        return Trained(model=model, val=val, best_epoch=best_epoch, epochs_run=len(self.records), records=self.records,
+                       train=self.last_train, stopped_early=stopped, history=self.history)

@@ -1,0 +1,76 @@
+"""`run_pipeline`: steps 1 to 4 behind their gates, the settled config, and scores that never chose anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import tiny_spec
+import torch
+
+from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.pipeline import run_pipeline
+from nnrecipe.steps.training import train_config
+
+
+def test_a_correct_spec_goes_through_steps_1_to_4_and_keeps_its_config(tmp_path: Path) -> None:
+    result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick", out_dir=tmp_path)
+    steps = {s.step: s for s in result.steps}
+    assert [s.step for s in result.steps] == ["data", "skeleton", "overfit", "regularize"]
+    assert all(s.status == "pass" for s in result.steps), [(s.step, s.summary) for s in result.steps]
+    tried = steps["regularize"].details["tried"]
+    assert tried[0]["change"] == "baseline"
+    assert {r["change"] for r in tried} >= {"augment", "weight-decay", "larger-model", "one-cycle schedule"}
+    curve = steps["regularize"].details["learning_curve"]
+    assert [p["fraction"] for p in curve["points"]] == [0.1, 0.25, 0.5, 1.0]
+    # the final model is the best on validation among what was tried, and its config is in the run folder
+    best = max(r["val_accuracy"] for r in tried if "val_accuracy" in r)
+    assert result.scores["val"]["accuracy"] == pytest.approx(best)
+    saved = TrainingConfig.from_dict(json.loads((tmp_path / "config.json").read_text())["config"])
+    assert saved == TrainingConfig.from_dict(dict(steps["regularize"].details["config"]))
+    assert "test" in result.scores and result.scores["test"]["accuracy"] > 0.9
+    # the report's recordings come from the training of the model that was kept
+    history = result.artifacts["final_history"]
+    final_row = [r for r in tried if r.get("kept")][-1]  # the baseline counts as kept
+    assert len(history.epochs) == final_row["epochs"] and len(history.step_losses) == len(history.step_lrs)
+    assert {"input_batch", "prediction_dynamics"} <= set(result.artifacts)
+
+
+def test_the_settled_config_trains_again_to_the_same_model(tmp_path: Path) -> None:
+    exp = tiny_spec.experiment()
+    cfg = TrainingConfig(width=1.0, depth=1, lr=3e-3, batch_size=32, epochs=4, patience=2)
+    first = train_config(exp, cfg, device=torch.device("cpu"), seed=3)
+    again = train_config(exp, cfg, device=torch.device("cpu"), seed=3)
+    assert first.val == again.val
+
+
+def test_a_broken_spec_stops_at_its_gate_with_the_failing_checks_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NNRECIPE_TINY_BROKEN", "init")
+    result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick")
+    steps = {s.step: s for s in result.steps}
+    assert steps["skeleton"].status == "fail" and "init-loss" in steps["skeleton"].summary
+    assert steps["overfit"].status == "skip" and "skeleton failed" in steps["overfit"].summary
+    assert steps["regularize"].status == "skip"
+    assert result.failed and not result.scores  # no model was trained past the gate
+
+
+def test_force_goes_past_a_failed_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NNRECIPE_TINY_BROKEN", "init")
+    result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick", force=True)
+    assert [s.status for s in result.steps][1] == "fail"
+    assert {s.step for s in result.steps if s.status != "skip"} >= {"overfit", "regularize"}
+
+
+def test_a_model_that_cannot_fit_fails_step_3_with_what_was_tried() -> None:
+    import toy
+
+    # labels independent of the inputs, a model of 36 parameters: nothing to fit, no capacity to memorize
+    g = torch.Generator().manual_seed(0)
+    noise = torch.utils.data.TensorDataset(torch.randn(256, 8, generator=g), torch.randint(0, 4, (256,), generator=g))
+    exp = toy.classification(train=noise, model=lambda: torch.nn.Linear(8, 4))
+    result = run_pipeline(exp, device="cpu", budget="quick", force=True)
+    overfit = next(s for s in result.steps if s.step == "overfit")
+    assert overfit.status == "fail"
+    assert "the experiment's model: train loss" in overfit.summary
+    assert overfit.details["ladder"][0]["fit"] is False
