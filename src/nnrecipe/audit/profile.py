@@ -148,6 +148,7 @@ class Profile:
     sketch: np.ndarray | None = None  # (N, SKETCH) float16 random projection of standardized vectors
     features: int = 0  # input features per sample (vectors and signals), for the sketch's distance scale
     chunks: int = 0
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def split_names(self) -> list[str]:
@@ -161,10 +162,18 @@ class Profile:
         return out
 
     def exact_groups(self) -> list[np.ndarray]:
-        return hashing.groups_of(self.exact)
+        """Rows sharing an exact hash (computed once, shared by duplicates, leakage and conflicts)."""
+        if "exact_groups" not in self._memo:
+            self._memo["exact_groups"] = hashing.groups_of(self.exact)
+        return self._memo["exact_groups"]  # type: ignore[no-any-return]
 
     def near_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Near pairs that are not exact copies; for vectors the norms must agree too (SimHash sees angles)."""
+        """Near pairs that are not exact copies (computed once)."""
+        if "near_pairs" not in self._memo:
+            self._memo["near_pairs"] = self._near_pairs()
+        return self._memo["near_pairs"]  # type: ignore[no-any-return]
+
+    def _near_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         if self.near is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         a, b = hashing.near_pairs(self.near)
