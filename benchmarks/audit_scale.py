@@ -17,6 +17,7 @@ duplicate finder and nnrecipe's audit of the same folder are timed side by side.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -194,7 +195,7 @@ def cleanvision_comparison(count: int) -> None:
     """cleanvision's exact+near duplicate finder vs nnrecipe's audit, on the same PNG folder."""
     from PIL import Image
 
-    gen = Generated("image", {"train": count, "val": 1, "test": 1}, seed=5)
+    gen = Generated("image", {"train": count, "val": count // 10, "test": count // 10}, seed=5)  # train is written
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "imgs"
         for start in range(0, count, GEN_CHUNK):
@@ -203,7 +204,8 @@ def cleanvision_comparison(count: int) -> None:
                 folder = root / f"c{y[k]}"
                 folder.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(x[k]).save(folder / f"{start + k}.png")
-        print(f"\n== {count:,} PNG images: duplicate finding")
+        print(f"\n== {count:,} PNG images (200 exact copies, 100 brightened copies planted): duplicate finding")
+        os.environ.setdefault("TQDM_DISABLE", "1")  # cleanvision's progress bars
         try:
             from cleanvision import Imagelab
         except ImportError as exc:

@@ -102,7 +102,9 @@ class Reservoir:
         draws = self.rng.integers(0, slot + 1)  # item t replaces a random kept item with probability K/(t+1)
         target_slot = np.where(free, slot, draws)
         for k in np.nonzero(target_slot < self.capacity)[0]:
-            item = (int(index[k]), features[k], targets[k], pictures[k], paths[k] if paths else None)
+            # copies, not views: a view would keep its whole chunk alive and memory would grow with the data
+            item = (int(index[k]), np.array(features[k]), np.array(targets[k]), np.array(pictures[k]),
+                    paths[k] if paths else None)
             s = int(target_slot[k])
             columns: tuple[list[Any], ...] = (self.index, self.features, self.targets, self.pictures, self.paths)
             for column, value in zip(columns, item, strict=True):

@@ -1,6 +1,6 @@
 """label-issues: likely wrong labels, from out-of-fold predictions of a quick model scored by confident learning.
 
-On the profile's reservoir sample of train and val (at most 2 x 2,048 samples; flattened inputs, 16x16
+On the profile's reservoir sample of train and val (at most 2 x 1,500 samples; flattened inputs, 16x16
 thumbnails for images), a standardized logistic regression predicts every sample's class probabilities
 out of fold (scikit-learn's `cross_val_predict`); cleanlab's `find_label_issues` then flags the samples whose
 given label the model confidently disagrees with. When the quick model barely beats the majority class its
@@ -23,7 +23,7 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.data.common import LISTED, profile_of, task_of
 
-PER_SPLIT = 2048
+PER_SPLIT = 1500
 FOLDS = 5
 
 
