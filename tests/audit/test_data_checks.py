@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from helpers import blobs, data, images, result, statuses
 
-import toy
 import nnrecipe as nr
+import toy
 
 DATA_IDS = ["corrupt", "class-balance", "duplicates", "split-leakage", "near-duplicates", "label-conflicts",
             "input-stats", "outliers", "label-issues", "target-leakage"]
