@@ -182,7 +182,7 @@ def is_spec(text: str) -> bool:
     return text in BUILTINS or text.endswith(".py")
 
 
-def from_path(path: str | Path, *, target: str | None = None, val_fraction: float = 0.0) -> AuditData:
+def from_path(path: str | Path, *, target: str | None = None) -> AuditData:
     """An image folder, a CSV/Parquet table, an `.npz` with `x` and `y`, or a folder of text files."""
     p = Path(path)
     if not p.exists():
