@@ -127,3 +127,14 @@ def test_a_run_killed_at_random_points_resumes_and_matches_the_uninterrupted_run
     steps, scores, config, weights = _outcome(killed)
     assert (steps, scores, config) == reference[:3]
     assert all(torch.equal(weights[k], reference[3][k]) for k in weights)
+
+
+def test_a_journal_written_under_other_settings_is_not_reused(tmp_path: Path) -> None:
+    from nnrecipe.steps.journal import Journal
+
+    first = Journal(tmp_path, {"seed": 0})
+    first.finish("overfit/rung-0", {"val": {"accuracy": 0.5}}, model_state={})
+    assert Journal(tmp_path, {"seed": 0}).done("overfit/rung-0") == {"val": {"accuracy": 0.5}}
+    other = Journal(tmp_path, {"seed": 1})
+    assert other.discarded and other.done("overfit/rung-0") is None
+    assert not (tmp_path / "units").exists()

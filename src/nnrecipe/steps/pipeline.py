@@ -15,6 +15,7 @@ from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.checkpoint import save_checkpoint
 from nnrecipe.engine.device import resolve_device
 from nnrecipe.engine.loop import evaluate
+from nnrecipe.engine.seeding import seeded
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress
 from nnrecipe.results import RunResult, Stage, StepResult
@@ -70,16 +71,36 @@ def run_pipeline(
 
 
 def _journal(state: RunState) -> Journal:
-    from nnrecipe import __version__
-
-    fingerprint = {"experiment": state.experiment.name, "seed": state.ctx.seed, "budget": state.ctx.budget,
-                   "device": state.device.type, "nnrecipe": __version__}
-    journal = Journal(state.out_dir, fingerprint)
+    journal = Journal(state.out_dir, _fingerprint(state))
     if journal.discarded:
         state.progress.note(f"{state.out_dir} held a run with other settings; starting over")
     elif journal.resumed:
         state.progress.note(f"resuming from {state.out_dir}: {len(journal.units)} finished units of work are reused")
     return journal
+
+
+def _fingerprint(state: RunState) -> dict[str, object]:
+    """What must match for a run folder's finished work to be reused: settings, data sizes, the model's code.
+
+    An edited model (its architecture, or its class's source) or other data sizes start the run over, so a
+    fixed bug is never hidden behind results saved before the fix.
+    """
+    import hashlib
+    import inspect
+
+    from nnrecipe import __version__
+
+    exp = state.experiment
+    with seeded(0):
+        model = exp.model()
+    try:
+        source = inspect.getsource(type(model))
+    except (OSError, TypeError):  # classes defined in a REPL have no source to read
+        source = ""
+    code = hashlib.sha256((repr(model) + source).encode()).hexdigest()[:16]
+    return {"experiment": exp.name, "task": exp.task, "seed": state.ctx.seed, "budget": state.ctx.budget,
+            "device": state.device.type, "nnrecipe": __version__, "batch_size": exp.batch_size,
+            "sizes": [len(exp.train), len(exp.val)], "model": code}
 
 
 def _training_recorders(experiment: Experiment) -> list[object]:

@@ -1,0 +1,109 @@
+"""`nnrecipe run` end to end on the default built-in (mnist1d): wall time and test accuracy per budget, beside
+the plain alternative (the built-in's own model trained once as the experiment says: Adam 3e-4, its epochs, the
+best validation epoch kept).
+
+    python benchmarks/run_default.py [--budgets quick,default] [--threads N]
+
+Targets (issue 6): default <= 15 min with test accuracy >= 99.0%; quick <= 3 min with >= 97.5%. The machine
+may be shared: the load average before and after each run is printed next to its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {"quick": (180.0, 0.975), "default": (900.0, 0.990), "long": (None, None)}
+
+
+def load() -> str:
+    return "{:.2f}".format(os.getloadavg()[0])
+
+
+def run_budget(budget: str, env: dict[str, str]) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out, doc = Path(tmp) / "run", Path(tmp) / "doc.json"
+        before = load()
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "nnrecipe", "run", "--budget", budget, "--out", str(out),
+                               "--json", str(doc), "--device", "cpu"], env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if not doc.exists():
+            return {"budget": budget, "seconds": seconds, "error": proc.stderr[-2000:]}
+        result = json.loads(doc.read_text())
+    steps = {s["step"]: s for s in result["steps"]}
+    config = steps.get("regularize", {}).get("details", {}).get("config", {})
+    return {"budget": budget, "seconds": seconds, "exit": proc.returncode, "load": f"{before} -> {load()}",
+            "val": result["scores"].get("val", {}).get("accuracy"), "test": result["scores"].get("test", {}).get("accuracy"),
+            "steps": {k: v["status"] for k, v in steps.items()}, "config": config}
+
+
+def plain(threads: int | None) -> dict[str, object]:
+    """The built-in's model trained once, as the experiment describes it: no recipe."""
+    import torch
+
+    from nnrecipe.builtin import load_builtin
+    from nnrecipe.engine.loop import evaluate, fit
+
+    if threads:
+        torch.set_num_threads(threads)
+    exp = load_builtin("mnist1d")
+    started = time.perf_counter()
+    torch.manual_seed(exp.seed)
+    model = exp.model()
+    best: dict[str, object] = {}
+
+    class Best:
+        def on_train_start(self, *a: object) -> None: ...
+        def on_step_end(self, *a: object) -> None: ...
+        def on_train_end(self, *a: object) -> None: ...
+
+        def on_epoch_end(self, record: object, m: torch.nn.Module) -> bool:
+            acc = record.val["accuracy"]  # type: ignore[attr-defined]
+            if acc > best.get("acc", -1.0):  # type: ignore[operator]
+                best.update(acc=acc, state={k: v.clone() for k, v in m.state_dict().items()})
+            return False
+
+    fit(model, exp, device=torch.device("cpu"), callbacks=[Best()])  # type: ignore[list-item]
+    model.load_state_dict(best["state"])  # type: ignore[arg-type]
+    test = evaluate(model, exp.test, exp, device=torch.device("cpu"))["accuracy"]
+    return {"seconds": time.perf_counter() - started, "val": best["acc"], "test": test, "epochs": exp.epochs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--budgets", default="quick,default")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs (default: unset)")
+    parser.add_argument("--no-plain", action="store_true")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    print(f"machine: {os.cpu_count()} cores, load {load()}, threads {args.threads or 'default'}")
+    if not args.no_plain:
+        p = plain(args.threads)
+        print(f"plain   (model as given, Adam 3e-4, {p['epochs']} epochs): {p['seconds']:6.1f} s  "
+              f"val {p['val']:.4f}  test {p['test']:.4f}")
+    for budget in args.budgets.split(","):
+        r = run_budget(budget, env)
+        if "error" in r:
+            print(f"{budget:8s} failed after {r['seconds']:.0f} s:\n{r['error']}")
+            continue
+        limit, target = TARGETS.get(budget, (None, None))
+        verdict = ""
+        if limit is not None and target is not None:
+            ok = r["seconds"] <= limit and (r["test"] or 0) >= target  # type: ignore[operator]
+            verdict = f"  target <= {limit:.0f} s and >= {target:.1%}: {'met' if ok else 'MISSED'}"
+        print(f"{budget:8s}: {r['seconds']:6.1f} s  val {r['val']:.4f}  test {r['test']:.4f}  "
+              f"(load {r['load']}; steps {r['steps']}){verdict}")
+        print(f"          settled on: {r['config']}")
+
+
+if __name__ == "__main__":
+    main()
