@@ -23,7 +23,7 @@ TARGETS = {"quick": (180.0, 0.975), "default": (900.0, 0.990), "long": (None, No
 
 
 def load() -> str:
-    return "{:.2f}".format(os.getloadavg()[0])
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def run_budget(budget: str, env: dict[str, str]) -> dict[str, object]:
