@@ -56,7 +56,7 @@ def regression(**overrides: Any) -> nr.Experiment:
 class TinyCausalLM(nn.Module):
     """Embedding + causal 1-D convolution (left padding only): output t sees inputs <= t."""
 
-    def __init__(self, vocab: int = 12, dim: int = 32, kernel: int = 3) -> None:
+    def __init__(self, vocab: int = 24, dim: int = 32, kernel: int = 3) -> None:
         super().__init__()
         self.kernel = kernel
         self.embed = nn.Embedding(vocab, dim)
@@ -70,11 +70,19 @@ class TinyCausalLM(nn.Module):
         return self.head(h)  # (B, T, V)
 
 
-def counting_sequences(n: int, *, length: int = 16, vocab: int = 12, seed: int = 0) -> TensorDataset:
-    """Sequences that count up modulo `vocab` from a random start: the next token follows from the current one."""
-    gen = torch.Generator().manual_seed(seed)
-    start = torch.randint(0, vocab, (n, 1), generator=gen)
-    ids = (start + torch.arange(length + 1)) % vocab
+def counting_sequences(n: int, *, length: int = 16, vocab: int = 24, seed: int = 0) -> TensorDataset:
+    """Sequences that count modulo `vocab` from a start with a stride; the next token follows from the last two.
+
+    Each (start, stride) pair is used once, and `seed` picks disjoint pairs for different splits (seed k takes
+    the k-th block of 256 of one fixed permutation), so there are no duplicates and no leakage between splits.
+    """
+    pairs = torch.cartesian_prod(torch.arange(vocab), torch.arange(1, vocab))  # (vocab * (vocab-1), 2)
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(7))
+    first = 256 * max(seed - 1, 0)
+    block = order[first : first + min(n, 256)]
+    assert len(block) == n, "not enough distinct sequences for this split"
+    start, stride = pairs[block, :1], pairs[block, 1:]
+    ids = (start + stride * torch.arange(length + 1)) % vocab
     return TensorDataset(ids[:, :-1].contiguous(), ids[:, 1:].contiguous())
 
 
