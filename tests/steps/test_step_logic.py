@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 
 from nnrecipe.steps.config import BUDGETS, TrainingConfig
-from nnrecipe.steps.overfit import OverfitThresholds, flag_rungs, judge, ladder
+from nnrecipe.steps.overfit import OverfitThresholds, fit_test, flag_rungs, judge, ladder, overfits
 from nnrecipe.steps.regularize import RegularizeThresholds, fit_power_law, improves, summarize_curve
 
 T = RegularizeThresholds()
@@ -94,3 +94,16 @@ def test_config_round_trips_through_json() -> None:
     assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(Exception, match="schedule"):
         TrainingConfig(schedule="cosine")  # type: ignore[arg-type]
+
+
+def test_fit_means_near_perfect_training_accuracy_or_a_clear_generalization_gap() -> None:
+    import toy
+
+    test = fit_test(toy.classification(), OverfitThresholds())
+    assert test({"loss": 0.05, "accuracy": 0.995}, {"loss": 0.06})
+    assert not test({"loss": 0.40, "accuracy": 0.90}, {"loss": 0.45})  # underfit: train and val alike
+    assert test({"loss": 0.20, "accuracy": 0.93}, {"loss": 0.60})  # label noise: it overfits nonetheless
+    assert not overfits({"loss": 0.2}, {"loss": math.nan}, gap=0.5)
+    regression = fit_test(toy.regression(), OverfitThresholds())
+    assert regression({"loss": 0.01}, {"loss": 0.012})  # R^2 ~ 0.99 on targets of unit variance
+    assert not regression({"loss": 0.30}, {"loss": 0.35})

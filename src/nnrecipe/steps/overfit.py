@@ -33,6 +33,9 @@ class OverfitThresholds:
     fit_accuracy: float = 0.99
     #: regression: the training loss counts as fit at this fraction of the mean predictor's loss (R² >= 0.95 for MSE)
     fit_loss_fraction: float = 0.05
+    #: any task: a model whose training loss is at most this fraction of its validation loss overfits, which is
+    #: what step 3 looks for (data with label noise or a noise floor never reaches the two figures above)
+    overfit_gap: float = 0.5
     #: a rung must lower the previous rung's training loss by at least this fraction, else it is flagged
     min_loss_drop: float = 0.02
 
@@ -82,10 +85,24 @@ def mean_predictor_loss(exp: Experiment) -> float:
 
 
 def fit_test(exp: Experiment, thresholds: OverfitThresholds) -> FitTest:
+    """Fit: training accuracy near 100% (a low training loss for regression), or a model that clearly overfits."""
     if exp.task == "regression":
         limit = thresholds.fit_loss_fraction * mean_predictor_loss(exp)
-        return lambda train: train["loss"] <= limit
-    return lambda train: train.get("accuracy", 0.0) >= thresholds.fit_accuracy
+
+        def fits(train: dict[str, float]) -> bool:
+            return train["loss"] <= limit
+    else:
+
+        def fits(train: dict[str, float]) -> bool:
+            return train.get("accuracy", 0.0) >= thresholds.fit_accuracy
+
+    return lambda train, val: fits(train) or overfits(train, val, gap=thresholds.overfit_gap)
+
+
+def overfits(train: dict[str, float], val: dict[str, float], *, gap: float) -> bool:
+    """The training loss is at most `gap` times the validation loss."""
+    val_loss = val.get("loss", math.nan)
+    return math.isfinite(val_loss) and math.isfinite(train["loss"]) and train["loss"] <= gap * val_loss
 
 
 def flag_rungs(train_losses: list[float], *, min_loss_drop: float) -> list[bool]:
@@ -105,7 +122,8 @@ def judge(rows: list[dict[str, Any]], *, epochs: int) -> tuple[str, str]:
     if not fitted:
         return "fail", f"no rung fit the training set within {epochs} epochs; tried {tried}{note}"
     first = fitted[0]
-    score = ", ".join(f"{k} {first[k]:.4g}" for k in ("train_accuracy", "train_loss") if k in first)
+    score = ", ".join(f"{k.replace('_', ' ')} {first[k]:.4g}" for k in ("train_accuracy", "train_loss", "val_loss")
+                      if k in first)
     return "pass", f"{first['model']} fits the training set ({score}) after {first['epochs']} epochs{note}"
 
 
@@ -119,7 +137,7 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
                              epochs=budget.overfit_epochs)
         unit = run_unit(state, f"overfit/rung-{i}", cfg, label=f"overfit rung {i}: {cfg.describe()}", fit_test=test)
         units.append(unit)
-        rows.append(_row(exp, i, rung, unit, fitted=test(unit.train or {"loss": math.inf})))
+        rows.append(_row(exp, i, rung, unit, fitted=test(unit.train or {"loss": math.inf}, unit.val)))
         if rows[-1]["fit"]:
             break
     flags = flag_rungs([r["train_loss"] for r in rows], min_loss_drop=thresholds.min_loss_drop)
@@ -146,6 +164,7 @@ def _row(exp: Experiment, index: int, rung: Rung, unit: UnitResult, *, fitted: b
     if "accuracy" in train:
         row["train_accuracy"] = train["accuracy"]
     row[f"val_{metric}"] = unit.val.get(metric, math.nan)
+    row["val_loss"] = unit.val.get("loss", math.nan)
     row["fit"] = fitted
     row["flag"] = False
     return row

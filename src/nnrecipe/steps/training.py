@@ -27,8 +27,8 @@ from nnrecipe.errors import UsageError
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
 
-#: decides from the training-set scores whether the training set is fit (step 3 stops there)
-FitTest = Callable[[dict[str, float]], bool]
+#: decides from the training-set and validation scores whether the training set is fit (step 3 stops there)
+FitTest = Callable[[dict[str, float], dict[str, float]], bool]
 
 
 def selection_metric(exp: Experiment) -> tuple[str, bool]:
@@ -104,9 +104,9 @@ def train_config(
 ) -> Trained:
     """Train per `cfg` on `train` (default: the experiment's training set).
 
-    Without `fit_test`: evaluate on the full validation set every epoch, keep the best epoch, stop after
+    Evaluates on the full validation set every epoch. Without `fit_test`: keep the best epoch, stop after
     `cfg.patience` epochs without improvement. With `fit_test` (step 3): evaluate the training set every epoch
-    instead, stop once it is fit, and keep the last weights.
+    too, stop once it is fit, and keep the last weights.
     """
     train = exp.train if train is None else train
     model = build_model(exp, cfg, device=device, seed=seed)
@@ -118,7 +118,7 @@ def train_config(
         # fit steps a scheduler per its experiment's interval; the one-cycle schedule counts steps
         run_exp = exp.replace(scheduler_interval="step") if sched is not None and exp.scheduler_interval != "step" else exp
         per_sample, batch_augment = _augmentation(exp, cfg)
-        fit(model, run_exp, device=device, epochs=cfg.epochs, train=train, val=False if fit_test else None, seed=seed,
+        fit(model, run_exp, device=device, epochs=cfg.epochs, train=train, seed=seed,
             optimizer=opt, scheduler=sched, augment=per_sample, batch_size=cfg.batch_size,
             batch_augment=batch_augment, callbacks=[tracker, *callbacks], start_epoch=start_epoch)
     return tracker.result(model)
@@ -169,7 +169,8 @@ class _Tracker(Callback):
         if self.fit_test is not None:
             self.last_train = evaluate(model, self.train, self.exp, device=self.device)
             row.update({f"train_{k}": v for k, v in self.last_train.items()})
-            stop = stop or self.fit_test(self.last_train)
+            self.best_val = dict(record.val)  # step 3 keeps the last epoch, and reports its scores
+            stop = stop or self.fit_test(self.last_train, record.val)
         else:
             stop = stop or self._update_best(record, model)
         self.records.append(row)
@@ -213,7 +214,7 @@ class _Tracker(Callback):
     # -- the outcome
     def result(self, model: nn.Module) -> Trained:
         if self.fit_test is not None or self.best_state is None:
-            val = evaluate(model, self.exp.val, self.exp, device=self.device)
+            val = dict(self.best_val) or evaluate(model, self.exp.val, self.exp, device=self.device)
             best_epoch = len(self.records) - 1 if self.records else None
         else:
             model.load_state_dict(self.best_state)
