@@ -19,6 +19,7 @@ __all__ = [
     "StepResult",
     "__version__",
     "check",
+    "init_final_bias",
     "load_spec",
 ]
 
@@ -32,9 +33,11 @@ _LAZY = {
     "DataError": "nnrecipe.errors",
     "load_spec": "nnrecipe.spec",
     "check": "nnrecipe.runner",
+    "init_final_bias": "nnrecipe.checks.skeleton.init_bias",
 }
 
 if TYPE_CHECKING:
+    from nnrecipe.checks.skeleton.init_bias import init_final_bias
     from nnrecipe.errors import DataError, NnrecipeError, SpecError
     from nnrecipe.experiment import Experiment
     from nnrecipe.results import CheckResult, RunResult, StepResult

@@ -44,11 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", default="default", choices=("quick", "default", "long"),
                      help="how much training the steps may spend")
     run.add_argument("--force", action="store_true", help="go on past a failed gate (the report says so)")
+    run.add_argument("--fix-init", action="store_true",
+                     help="set the model's final-layer bias to the data's prior (log class frequencies, target mean)")
     _common(run)
 
     check = sub.add_parser("check", help="step 1 (data) and step 2 (skeleton and baselines) checks")
     check.add_argument("spec", help="spec file or built-in name")
     check.add_argument("--only", metavar="IDS", help="comma-separated check ids to run")
+    check.add_argument("--fix-init", action="store_true",
+                       help="set the model's final-layer bias to the data's prior (log class frequencies, target mean)")
     _common(check)
 
     audit = sub.add_parser("audit", help="step 1 only: audit a spec's data, or a data path directly")
@@ -105,7 +109,7 @@ def _cmd_check(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.spec import load_spec
 
     ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
-    experiment = load_spec(args.spec)
+    experiment = _fixed_init(load_spec(args.spec), args)
     result = check(experiment, ids=ids, device=args.device, seed=args.seed, progress=TerminalProgress(console))
     return _finish(args, console, result)
 
@@ -115,12 +119,21 @@ def _cmd_run(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.spec import load_spec
     from nnrecipe.steps.pipeline import run_pipeline
 
-    experiment = load_spec(args.spec)
+    experiment = _fixed_init(load_spec(args.spec), args)
     if args.out is None:
         args.out = str(Path("runs") / experiment.name)
     result = run_pipeline(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
                           force=args.force, progress=TerminalProgress(console))
     return _finish(args, console, result)
+
+
+def _fixed_init(experiment: Any, args: argparse.Namespace) -> Any:
+    """With --fix-init, every fresh model starts with its final bias at the data's prior (see init-bias)."""
+    if not getattr(args, "fix_init", False):
+        return experiment
+    from nnrecipe.checks.skeleton.init_bias import with_fixed_init
+
+    return with_fixed_init(experiment)
 
 
 def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:

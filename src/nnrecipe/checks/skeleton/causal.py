@@ -1,0 +1,66 @@
+"""causal (sequence task): the output at position t must not depend on any input after t.
+
+A next-token model that can see the future (a bidirectional layer, attention without its mask, a
+convolution padded on both sides) learns to copy the answer and gives a training loss that means nothing.
+The check perturbs the token at a few positions and watches the outputs before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.engine.loop import mode
+
+SAMPLES = 4
+
+
+@dataclass(frozen=True)
+class CausalThresholds:
+    #: change of an earlier output, relative to the change at the perturbed position, above which the
+    #: model looks ahead
+    tolerance: float = 1e-5
+
+
+class Causal(Check):
+    id = "causal"
+    stage = "skeleton"
+    title = "Next-token outputs see only the past"
+    Thresholds = CausalThresholds
+
+    def applies(self, ctx: CheckContext) -> str | None:
+        return None if ctx.task == "sequence" else "only for the sequence task (next-token prediction)"
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        x, _ = ctx.batch(SAMPLES, "train", "causal")
+        vocab = ctx.num_classes or int(x.max()) + 1
+        length = x.shape[1]
+        positions = sorted({length - 1, length // 2, 1} - {0})
+        model = ctx.fresh_model("causal")
+        worst, where = 0.0, None
+        with torch.no_grad(), mode(model, False):
+            out = model(x).float()  # (B, T, V)
+            for p in positions:
+                x2 = x.clone()
+                x2[:, p] = (x2[:, p] + 1) % vocab
+                diff = (model(x2).float() - out).abs()  # (B, T, V)
+                own = diff[:, p:].max().clamp_min(1e-12)
+                past = diff[:, :p].max()
+                if float(past / own) > worst:
+                    worst, where = float(past / own), p
+        return {"leakage_from_future": worst, "perturbed_positions": positions, "worst_position": where}
+
+    def judge(self, m: Mapping[str, Any], t: CausalThresholds) -> Verdict:
+        leak = m["leakage_from_future"]
+        if not leak <= t.tolerance:
+            return Verdict("fail", f"outputs depend on later inputs: changing the token at position "
+                           f"{m['worst_position']} changes earlier outputs (leakage {leak:.3g})",
+                           "the model sees the future it must predict: use a causal attention mask, a "
+                           "unidirectional recurrent layer, or left-only padding for convolutions")
+        return Verdict("pass", f"outputs see only the past (leakage {leak:.2g} at positions "
+                       f"{m['perturbed_positions']})")

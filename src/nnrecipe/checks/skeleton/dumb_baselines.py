@@ -1,0 +1,92 @@
+"""dumb-baselines: the majority class (or the mean) and, for flat inputs, a linear model, on validation.
+
+They are the floor every result is read against. The short run of the real model must beat the majority
+baseline; the linear model is reported beside it (a short run need not beat it yet).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.skeleton._common import majority_scores
+from nnrecipe.checks.skeleton.short_run import shared_short_run_scores, val_subset
+from nnrecipe.engine.data import all_targets, take
+
+#: the linear baseline is fitted on at most this many training samples of at most this many features
+LINEAR_SAMPLES = 4000
+LINEAR_FEATURES = 4096
+
+
+@dataclass(frozen=True)
+class DumbBaselinesThresholds:
+    #: the short run beats the majority baseline when its validation loss is below this fraction of the
+    #: baseline's, or (classification) its accuracy above the baseline's by this many points
+    loss_ratio: float = 0.98
+    accuracy_margin: float = 0.02
+
+
+def _linear_baseline(ctx: CheckContext) -> dict[str, float] | None:
+    """A linear/logistic model (sklearn) on flattened float inputs; None when the inputs are not flat numbers."""
+    exp = ctx.experiment
+    if exp.task == "sequence":
+        return None
+    n = min(len(exp.train), LINEAR_SAMPLES)
+    gen = torch.Generator().manual_seed(ctx.derive("linear-baseline"))
+    x, y = take(exp.train, torch.randperm(len(exp.train), generator=gen)[:n])
+    vx, vy = take(val_subset(ctx), torch.arange(len(val_subset(ctx))))
+    if not x.is_floating_point() or x[0].numel() > LINEAR_FEATURES:
+        return None
+    if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(vx).all())):
+        return None
+    xs, vxs = x.reshape(len(x), -1).double().numpy(), vx.reshape(len(vx), -1).double().numpy()
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter: a baseline needs no perfect fit
+        if exp.task == "regression":
+            ridge = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(xs, y.reshape(len(y), -1).numpy())
+            pred = torch.as_tensor(ridge.predict(vxs)).reshape(vy.shape).float()
+            return {"mse": float(((pred - vy.float()) ** 2).mean())}
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(xs, y.numpy())
+        return {"accuracy": float((torch.as_tensor(clf.predict(vxs)) == vy).double().mean())}
+
+
+class DumbBaselines(Check):
+    id = "dumb-baselines"
+    stage = "skeleton"
+    title = "Dumb baselines (majority / mean, linear) and the short run against them"
+    Thresholds = DumbBaselinesThresholds
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        val = val_subset(ctx)
+        targets = all_targets(val)
+        majority = majority_scores(all_targets(ctx.experiment.train), targets, ctx.task, ctx.num_classes)
+        return {"task": ctx.task, "majority": majority, "linear": _linear_baseline(ctx),
+                "short_run": shared_short_run_scores(ctx)}
+
+    def judge(self, m: Mapping[str, Any], t: DumbBaselinesThresholds) -> Verdict:
+        major, run, linear = m["majority"], m["short_run"], m["linear"]
+        regression = m["task"] == "regression"
+        metric = "mse" if regression else "accuracy"
+        beats_loss = run["loss"] < t.loss_ratio * major["loss"]
+        beats_acc = not regression and run["accuracy"] > major["accuracy"] + t.accuracy_margin
+        name = "mean predictor" if regression else "majority class"
+        text = (f"short run: val {metric} {run[metric]:.4g}, loss {run['loss']:.4g}; {name}: {metric} "
+                f"{major[metric]:.4g}, loss {major['loss']:.4g}")
+        if linear is not None:
+            text += f"; linear model: {metric} {linear[metric]:.4g}"
+        if not (beats_loss or beats_acc):
+            return Verdict("fail", f"the short run does not beat the {name} ({text})",
+                           "the model does no better than ignoring its input: check that labels stay paired with "
+                           "their inputs, that the loss and learning rate let it learn (see loss-decreases), and "
+                           "that validation data is preprocessed like training data")
+        return Verdict("pass", text)

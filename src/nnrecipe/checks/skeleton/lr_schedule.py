@@ -1,0 +1,91 @@
+"""lr-schedule: the learning rate over the whole planned budget, simulated without training.
+
+The optimizer and scheduler are built as the experiment builds them and stepped for epochs x steps per
+epoch, at `scheduler_interval`. An epoch schedule stepped every batch (StepLR(step_size=30) decaying 30x
+faster than meant), a decay that reaches zero early, a negative or NaN rate: each is plain to see here.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.context import CheckContext
+
+MAX_SIMULATED = 200_000  # steps; longer budgets are simulated up to here
+
+
+@dataclass(frozen=True)
+class LrScheduleThresholds:
+    #: fail when the lr falls below this fraction of its peak ...
+    collapse: float = 1e-3
+    #: ... before this fraction of the budget
+    before: float = 0.5
+
+
+def simulate(ctx: CheckContext) -> list[float]:
+    """The lr at every training step of the planned budget (read before each step, as `fit` records it)."""
+    exp = ctx.experiment
+    steps_per_epoch = math.ceil(len(exp.train) / exp.batch_size)
+    total = min(exp.epochs * steps_per_epoch, MAX_SIMULATED)
+    optimizer = ctx.optimizer(ctx.fresh_model("lr-schedule"))
+    assert exp.scheduler is not None
+    scheduler = exp.scheduler(optimizer)
+    lrs: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": no training here
+        for step in range(total):
+            lrs.append(float(optimizer.param_groups[0]["lr"]))
+            if exp.scheduler_interval == "step":
+                scheduler.step()
+            elif (step + 1) % steps_per_epoch == 0:
+                scheduler.step()
+    return lrs
+
+
+class LrSchedule(Check):
+    id = "lr-schedule"
+    stage = "skeleton"
+    title = "Learning-rate schedule over the planned budget"
+    Thresholds = LrScheduleThresholds
+
+    def applies(self, ctx: CheckContext) -> str | None:
+        sched = ctx.experiment.scheduler
+        if sched is None:
+            return "no scheduler: the learning rate is constant"
+        if "Plateau" in getattr(sched, "__name__", "") or "Plateau" in type(sched).__name__:
+            return "ReduceLROnPlateau follows the validation loss and cannot be simulated"
+        return None
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        lrs = simulate(ctx)
+        stride = max(1, len(lrs) // 200)
+        return {"steps": len(lrs), "interval": ctx.experiment.scheduler_interval, "start": lrs[0] if lrs else None,
+                "end": lrs[-1] if lrs else None, "_lrs": lrs, "_artifacts": {"step_lrs": lrs[::stride]}}
+
+    def judge(self, m: Mapping[str, Any], t: LrScheduleThresholds) -> Verdict:
+        lrs: list[float] = m["_lrs"]
+        if not lrs:
+            return Verdict("pass", "the planned budget has no training step")
+        bad = next((i for i, v in enumerate(lrs) if not math.isfinite(v) or v < 0), None)
+        if bad is not None:
+            return Verdict("fail", f"the lr is {lrs[bad]} at step {bad} of {len(lrs)}",
+                           "the schedule produces an invalid learning rate: check its formula")
+        peak = max(lrs[: max(1, len(lrs) // 10)] + [lrs[0]])
+        half = int(t.before * len(lrs))
+        low = next((i for i, v in enumerate(lrs[1:half], start=1) if v <= t.collapse * peak), None)
+        where = f"{len(lrs)} steps stepped per {m['interval']}: lr {lrs[0]:.3g} -> {min(lrs):.3g} (min) -> {lrs[-1]:.3g}"
+        if low is not None:
+            return Verdict("fail", f"the lr collapses to {lrs[low]:.3g} by step {low} of {len(lrs)} ({where})",
+                           "most of the budget trains at a negligible lr: an epoch schedule stepped every batch? "
+                           "set scheduler_interval='epoch' or size the schedule to epochs x steps per epoch",
+                           evidence={"collapsed_at": low, "peak": peak})
+        zero = next((i for i, v in enumerate(lrs[1:-1], start=1) if v == 0.0), None)
+        if zero is not None:
+            return Verdict("fail", f"the lr reaches zero at step {zero} of {len(lrs)} ({where})",
+                           "the schedule ends before the budget does: size it to epochs x steps per epoch")
+        return Verdict("pass", where, evidence={"peak": peak})

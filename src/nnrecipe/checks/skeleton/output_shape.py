@@ -1,0 +1,61 @@
+"""output-shape: the model's output fits the task — (B, C) logits for C classes, (B, T, V) for sequences,
+the target's own shape for regression.
+
+A (B, 1) output against (B,) targets broadcasts into a (B, B) loss; ten outputs for nine classes leave one
+never trained; a sequence model that pools over time predicts one token per sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from nnrecipe.checks.base import Check, NoThresholds, Verdict
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.engine.loop import mode
+
+SAMPLES = 4
+
+
+def expected_shape(task: str, x: torch.Tensor, y: torch.Tensor, num_classes: int | None) -> tuple[int, ...]:
+    if task == "regression":
+        return tuple(y.shape)
+    return (*y.shape, num_classes or 0)  # (B, C) or (B, T, V)
+
+
+class OutputShape(Check):
+    id = "output-shape"
+    stage = "skeleton"
+    title = "Output shape fits the task"
+    Thresholds = NoThresholds
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        x, y = ctx.batch(SAMPLES, "train", "output-shape")
+        model = ctx.fresh_model("output-shape")
+        with torch.no_grad(), mode(model, False):
+            out = model(x)
+        return {"task": ctx.task, "output_shape": list(out.shape), "expected": list(expected_shape(ctx.task, x, y, ctx.num_classes)),
+                "num_classes_given": ctx.experiment.num_classes is not None,
+                "floating": bool(out.is_floating_point())}
+
+    def judge(self, m: Mapping[str, Any], t: Any) -> Verdict:
+        got, want, task = m["output_shape"], m["expected"], m["task"]
+        if not m["floating"]:
+            return Verdict("fail", f"the model outputs integers (shape {got}); the loss needs floating-point "
+                           "outputs", "return logits (or values), not argmax/rounded predictions")
+        if got == want:
+            return Verdict("pass", f"output {got} as expected for {task}")
+        if task == "regression" and sorted(d for d in got if d != 1) == sorted(d for d in want if d != 1):
+            return Verdict("fail", f"output {got} but targets {want}: the loss broadcasts them into a matrix",
+                           "make the output the target's shape: squeeze the last dimension (or unsqueeze the target)")
+        extra_classes = (task != "regression" and len(got) == len(want) and got[:-1] == want[:-1]
+                         and got[-1] > want[-1] and not m["num_classes_given"])
+        if extra_classes:
+            return Verdict("warn", f"output {got}: {got[-1]} classes but the data shows only {want[-1]} "
+                           "(largest id + 1)", "if that is deliberate, set num_classes; otherwise match the "
+                           "final layer to the number of classes")
+        return Verdict("fail", f"output {got}, expected {want} for {task}",
+                       "the final layer does not fit the task: (B, C) logits for classification, (B, T, V) for "
+                       "sequences, the target's shape for regression")

@@ -1,0 +1,76 @@
+"""target-alignment (sequence task): the target at position t must be the *next* token, not one the model
+already sees.
+
+When the target equals the input at the same position (or the one before) far more often than chance, the
+shift is off by one: the model is shown what it must predict, learns to copy, and its loss means nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.context import CheckContext
+from nnrecipe.results import Status
+
+SAMPLES = 256
+
+
+@dataclass(frozen=True)
+class TargetAlignmentThresholds:
+    #: excess agreement over chance, as a share of what is left above chance: (rate - chance) / (1 - chance)
+    fail_excess: float = 0.5
+    warn_excess: float = 0.2
+
+
+def agreement(x: torch.Tensor, y: torch.Tensor, lag: int, vocab: int) -> tuple[float, float]:
+    """How often y[t] == x[t - lag], and how often it would by chance given the two token distributions."""
+    xs, ys = (x[:, : x.shape[1] - lag], y[:, lag:]) if lag else (x, y)
+    rate = float((xs == ys).double().mean())
+    px = torch.bincount(xs.reshape(-1), minlength=vocab).double() / xs.numel()
+    py = torch.bincount(ys.reshape(-1), minlength=vocab).double() / ys.numel()
+    return rate, float((px * py).sum())
+
+
+class TargetAlignment(Check):
+    id = "target-alignment"
+    stage = "skeleton"
+    title = "Targets are the next tokens, not the visible ones"
+    Thresholds = TargetAlignmentThresholds
+
+    def applies(self, ctx: CheckContext) -> str | None:
+        return None if ctx.task == "sequence" else "only for the sequence task (next-token prediction)"
+
+    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+        x, y = ctx.batch(SAMPLES, "train", "target-alignment")
+        x, y = x.long().cpu(), y.long().cpu()
+        vocab = max(int(x.max()), int(y.max())) + 1
+        out: dict[str, Any] = {}
+        for lag, name in ((0, "same_position"), (1, "previous_position")):
+            rate, chance = agreement(x, y, lag, vocab)
+            out[name] = {"rate": rate, "chance": chance}
+        if x.shape[1] > 1:  # the correct alignment, y[t] == x[t+1], for the report
+            out["next_position_rate"] = float((x[:, 1:] == y[:, :-1]).double().mean())
+        return out
+
+    def judge(self, m: Mapping[str, Any], t: TargetAlignmentThresholds) -> Verdict:
+        worst_name, worst_excess = "", 0.0
+        for name in ("same_position", "previous_position"):
+            rate, chance = m[name]["rate"], m[name]["chance"]
+            excess = (rate - chance) / max(1 - chance, 1e-9)
+            if excess > worst_excess:
+                worst_name, worst_excess = name, excess
+        where = {"same_position": "the input at the same position", "previous_position": "the previous input"}
+        if worst_excess > t.warn_excess:
+            r = m[worst_name]
+            text = (f"the target equals {where[worst_name]} {r['rate']:.0%} of the time (chance {r['chance']:.1%})")
+            status: Status = "fail" if worst_excess > t.fail_excess else "warn"
+            return Verdict(status, text, "the targets are shifted wrongly: for next-token prediction the input is "
+                           "tokens[:-1] and the target tokens[1:]", evidence={"excess": worst_excess})
+        r = m["same_position"]
+        return Verdict("pass", f"targets match the same-position input {r['rate']:.1%} of the time "
+                       f"(chance {r['chance']:.1%})", evidence={"excess": worst_excess})
