@@ -131,19 +131,27 @@ def run_regularize(state: RunState, thresholds: RegularizeThresholds = Regulariz
     for name in budget.candidates:
         best = _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds)
     best = _try_schedule(state, best, rows, metric, higher, budget, thresholds)
+    if best.config.schedule == "onecycle":
+        # A change that needs long training to pay off (augmentation makes the task harder before it helps) is
+        # measured again under the final schedule, if it was turned down at constant lr.
+        for name in budget.retest_under_schedule:
+            best = _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds, suffix="one-cycle")
     return _settle(state, best, baseline, rows, curve, metric)
 
 
 def _try(state: RunState, name: str, change: Change, best: UnitResult, rows: list[dict[str, Any]], metric: str,
-         higher: bool, thresholds: RegularizeThresholds) -> UnitResult:
+         higher: bool, thresholds: RegularizeThresholds, *, suffix: str = "") -> UnitResult:
+    """Train `change` applied to the best configuration so far; it becomes the best only if it beats it."""
     made = change(state.experiment, best.config, thresholds)
+    label = f"{name} ({suffix})" if suffix else name
     if isinstance(made, str):
-        rows.append({"change": name, "config": best.config.describe(), "kept": False, "note": f"not tried: {made}"})
+        if not suffix:  # a re-test that does not apply (already on, say) is no news
+            rows.append({"change": label, "config": best.config.describe(), "kept": False, "note": f"not tried: {made}"})
         return best
-    unit = run_unit(state, f"regularize/{name}", made, label=f"{name}: {made.describe()}",
-                    recorders=_recorders(state))
+    key = f"regularize/{name}" + (f"-{suffix}" if suffix else "")
+    unit = run_unit(state, key, made, label=f"{label}: {made.describe()}", recorders=_recorders(state))
     kept = improves(unit.val.get(metric, math.nan), best.val[metric], higher_is_better=higher, thresholds=thresholds)
-    rows.append(_row(name, unit, metric, kept=kept, note=f"vs {best.val[metric]:.4g}"))
+    rows.append(_row(label, unit, metric, kept=kept, note=f"vs {best.val[metric]:.4g}"))
     return unit if kept else best
 
 
