@@ -124,11 +124,14 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, *, seed: int) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=100))
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed % (2**31))
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    with warnings.catch_warnings():
+    # One BLAS thread: these small solves gain nothing from threads, and beside a busy torch pool
+    # oversubscribed OpenBLAS threads made them ~100x slower here (29 s against 0.3 s on digits).
+    with warnings.catch_warnings(), threadpool_limits(1):
         # a quick model stopped early is still a fair judge of confident disagreement; no noise for the user
         warnings.simplefilter("ignore", ConvergenceWarning)
         return cross_val_predict(model, x, y, cv=folds, method="predict_proba")  # type: ignore[no-any-return]
