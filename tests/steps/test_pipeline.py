@@ -15,7 +15,9 @@ from nnrecipe.steps.training import train_config
 
 
 def test_a_correct_spec_goes_through_steps_1_to_4_and_keeps_its_config(tmp_path: Path) -> None:
+    rng_before = torch.random.get_rng_state()
     result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick", out_dir=tmp_path)
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # the user's random state is left as found
     steps = {s.step: s for s in result.steps}
     assert [s.step for s in result.steps] == ["data", "skeleton", "overfit", "regularize"]
     assert all(s.status == "pass" for s in result.steps), [(s.step, s.summary) for s in result.steps]

@@ -72,7 +72,7 @@ def fit_power_law(sizes: Sequence[float], errors: Sequence[float], *, floor: flo
     return PowerLaw(a=float(np.exp(intercept)), b=float(-slope))
 
 
-# -- the candidate changes, each made from the best configuration so far (None: it does not apply, with why)
+# -- the candidate changes, each made from the best configuration so far (a string: why it does not apply)
 Change = Callable[[Experiment, TrainingConfig, RegularizeThresholds], "TrainingConfig | str"]
 
 
@@ -236,8 +236,8 @@ def _settle(state: RunState, best: UnitResult, baseline: UnitResult, rows: list[
     summary = (f"val {metric} {baseline.val[metric]:.4g} -> {best.val[metric]:.4g}; kept: "
                f"{', '.join(kept) or 'nothing (no change helped)'}; final: {best.config.describe()}")
     if "predicted_val_" + metric in curve:
-        summary += (f"; {curve['more_data_factor']:g}x the training data would likely give val {metric} "
-                    f"{curve['predicted_val_' + metric]:.4g}")
+        summary += (f"; learning curve: {curve['more_data_factor']:g}x the training data would likely take the "
+                    f"baseline's val {metric} from {baseline.val[metric]:.4g} to {curve['predicted_val_' + metric]:.4g}")
     details = {"tried": rows, "learning_curve": curve, "config": best.config.to_dict()}
     return StepResult("regularize", "pass", summary, details=details,
                       artifacts={"tried": rows, "learning_curve": curve,

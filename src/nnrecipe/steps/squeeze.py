@@ -1,0 +1,257 @@
+"""Step 6, squeeze out the juice: an ensemble, distillation into one model, and training longer.
+
+- Ensemble: the top-k completed trials of step 5 (their kept weights; a trial run on another machine is
+  trained again here from its configuration and seed), filled up with more seeds of the best configuration
+  when the study has fewer than k; their softmax probabilities are averaged (the outputs, for regression).
+- Distillation: the ensemble's soft predictions at a temperature teach one model of the best single model's
+  size, on the same (augmented) batches the ensemble sees, mixed with the true labels.
+- Train longer: the best configuration with a longer budget and early stopping on validation.
+
+Every model is scored on validation and, for the table only, on test. The run's final model is chosen on
+validation alone: the ensemble, unless another model beats it by more than step 4's noise margin. All of them
+are saved in the run folder's `final/`, loadable with `nnrecipe.load(run_dir)`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnrecipe.engine.data import Batch, loss_fn
+from nnrecipe.engine.loop import evaluate
+from nnrecipe.experiment import Experiment
+from nnrecipe.load import Ensemble, choose, save_model
+from nnrecipe.results import StepResult
+from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.regularize import RegularizeThresholds, improves
+from nnrecipe.steps.state import RunState
+from nnrecipe.steps.training import build_model, selection_metric, train_config
+from nnrecipe.steps.tune import TuneOutcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqueezeBudget:
+    """How much squeezing `--budget quick|default|long` allows."""
+
+    #: models in the ensemble
+    ensemble_size: int
+    #: the longer training runs the best configuration's epochs times this ...
+    longer_factor: float
+    #: ... and stops after this many epochs without a better validation score
+    longer_patience: int
+
+
+SQUEEZE_BUDGETS: dict[str, SqueezeBudget] = {
+    "quick": SqueezeBudget(ensemble_size=3, longer_factor=2.0, longer_patience=10),
+    "default": SqueezeBudget(ensemble_size=5, longer_factor=2.0, longer_patience=20),
+    "long": SqueezeBudget(ensemble_size=8, longer_factor=3.0, longer_patience=30),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistillSettings:
+    #: softens the ensemble's probabilities so the student also learns how classes resemble each other
+    temperature: float = 4.0
+    #: weight of the ensemble's soft targets; the true labels get 1 - soft_weight
+    soft_weight: float = 0.7
+
+
+@dataclass
+class Member:
+    """One trained model: where it came from, its configuration, and its validation scores."""
+
+    label: str
+    config: TrainingConfig
+    seed: int
+    model: nn.Module
+    val: dict[str, float]
+
+
+# -- the ensemble
+
+
+def ensemble_members(state: RunState, outcome: TuneOutcome | None, *, k: int) -> list[Member]:
+    """The k best completed trials (trained again here when their weights are on another machine), topped up
+    with more seeds of the best configuration when there are fewer."""
+    members: list[Member] = []
+    ranked = outcome.ranked() if outcome is not None else []
+    for trial in ranked[:k]:
+        saved = outcome.weights(trial) if outcome is not None else None
+        cfg = TrainingConfig.from_dict(trial.user_attrs["config"])
+        seed = int(trial.user_attrs["seed"])
+        if saved is not None:
+            model = build_model(state.experiment, cfg, device=state.device, seed=seed)
+            model.load_state_dict(saved["model"])
+            val = evaluate(model, state.experiment.val, state.experiment, device=state.device)
+        else:
+            model, val = _train_unit(state, f"squeeze/trial-{trial.number}", cfg, seed=seed,
+                                     label=f"trial {trial.number} (trained elsewhere): {cfg.describe()}")
+        members.append(Member(f"trial {trial.number}", cfg, seed, model, val))
+    best = members[0].config if members else state.config
+    assert best is not None, "squeeze needs a configuration from step 4 or 5"
+    for i in range(len(members), k):
+        seed = state.ctx.derive("squeeze-seed", i)
+        model, val = _train_unit(state, f"squeeze/seed-{i}", best, seed=seed, label=f"seed {i}: {best.describe()}")
+        members.append(Member(f"best configuration, seed {i}", best, seed, model, val))
+    return members
+
+
+# -- distillation
+
+
+class DistillStep:
+    """One optimization step of the student: the teacher's soft targets at a temperature, plus the true labels.
+
+    The teacher sees the very batch the student sees (augmented or not) and stays in eval mode, untrained.
+    """
+
+    def __init__(self, teacher: nn.Module, exp: Experiment, settings: DistillSettings) -> None:
+        self.teacher = teacher.eval()
+        self.task = exp.task
+        self.hard_loss = loss_fn(exp)
+        self.settings = settings
+
+    def soft_loss(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        if self.task == "regression":
+            return F.mse_loss(student, teacher)
+        t = self.settings.temperature
+        s_log = F.log_softmax(student.reshape(-1, student.shape[-1]) / t, dim=-1)  # (N, C)
+        t_log = F.log_softmax(teacher.reshape(-1, teacher.shape[-1]) / t, dim=-1)
+        # t^2 keeps the soft term's gradients on the scale of the hard term's (Hinton et al. 2015)
+        return F.kl_div(s_log, t_log, log_target=True, reduction="batchmean") * t * t
+
+    def __call__(self, model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+        x, y = batch
+        with torch.no_grad():
+            target = self.teacher(x)
+        optimizer.zero_grad(set_to_none=True)
+        out = model(x)
+        w = self.settings.soft_weight
+        loss = w * self.soft_loss(out, target) + (1 - w) * self.hard_loss(out, y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+
+def distill(state: RunState, teacher: nn.Module, cfg: TrainingConfig, *,
+            settings: DistillSettings = DistillSettings()) -> tuple[nn.Module, dict[str, float]]:
+    """A model of `cfg`'s size taught by `teacher` (a user's own `train_step` is replaced for this training)."""
+    exp = state.experiment.replace(train_step=DistillStep(teacher, state.experiment, settings))
+    return _train_unit(state, "squeeze/distilled", cfg, seed=state.ctx.derive("squeeze-distill"),
+                       label=f"distilled: {cfg.describe()}", exp=exp)
+
+
+# -- one resumable training (the run folder's journal, like steps 3 and 4, but with its own seed)
+
+
+def _train_unit(state: RunState, key: str, cfg: TrainingConfig, *, seed: int, label: str,
+                exp: Experiment | None = None) -> tuple[nn.Module, dict[str, float]]:
+    exp = exp or state.experiment
+    done = state.journal.done(key)
+    model = build_model(exp, cfg, device=state.device, seed=seed)
+    if done is not None:
+        model.load_state_dict(state.journal.saved(key)["model"])
+        return model, dict(done["val"])
+    shown = state.progress.training(label, cfg.epochs)
+    trained = train_config(exp, cfg, device=state.device, seed=seed, callbacks=[shown] if shown else [],
+                           checkpoint=state.journal.partial(key))
+    state.journal.finish(key, {"key": key, "config": cfg.to_dict(), "val": trained.val, "seed": seed,
+                               "best_epoch": trained.best_epoch, "epochs_run": trained.epochs_run,
+                               "records": trained.records}, model_state=trained.model.state_dict())
+    return trained.model, dict(trained.val)
+
+
+def _unit_records(state: RunState, key: str) -> list[dict[str, Any]]:
+    done = state.journal.done(key)
+    return list(done.get("records", [])) if done else []
+
+
+# -- the step
+
+
+def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = RegularizeThresholds(),
+                distill_settings: DistillSettings = DistillSettings()) -> StepResult:
+    exp = state.experiment
+    budget = SQUEEZE_BUDGETS[state.ctx.budget]
+    metric, higher = selection_metric(exp)
+    outcome = state.artifacts.get("tune")
+    members = ensemble_members(state, outcome if isinstance(outcome, TuneOutcome) else None,
+                               k=budget.ensemble_size)
+    best = members[0]
+    ensemble = Ensemble([m.model for m in members], task=exp.task).to(state.device)
+    student, _ = distill(state, ensemble, best.config, settings=distill_settings)
+    longer_cfg = best.config.replace(epochs=math.ceil(best.config.epochs * budget.longer_factor),
+                                     patience=budget.longer_patience)
+    longer, _ = _train_unit(state, "squeeze/longer", longer_cfg, seed=best.seed,
+                            label=f"trained longer: {longer_cfg.describe()}")
+    candidates: dict[str, tuple[nn.Module, list[tuple[TrainingConfig, nn.Module]], str]] = {
+        "ensemble": (ensemble, [(m.config, m.model) for m in members],
+                     f"average of {len(members)}: " + ", ".join(m.label for m in members)),
+        "distilled": (student, [(best.config, student)], f"one model of {best.label}'s size taught by the ensemble"),
+        "longer": (longer, [(longer_cfg, longer)], f"{best.label}'s configuration, up to {longer_cfg.epochs} "
+                   f"epochs with early stopping"),
+        "best": (best.model, [(best.config, best.model)], f"{best.label}: {best.config.describe()}"),
+    }
+    table = _score_table(state, candidates, previous=state.model)
+    chosen = choose_final(table, metric=metric, higher_is_better=higher, thresholds=thresholds)
+    state.model = candidates[chosen][0]
+    state.config = best.config
+    if state.out_dir is not None:
+        for name, (_, saved_members, _) in candidates.items():
+            row = next(r for r in table if r["model"] == name)
+            save_model(state.out_dir, name, members=saved_members, exp=exp,
+                       scores={"val": row.get("val"), "test": row.get("test")})
+        choose(state.out_dir, chosen, table=table)
+    return _result(table, chosen, metric, members, longer_records=_unit_records(state, "squeeze/longer"))
+
+
+def _score_table(state: RunState, candidates: dict[str, Any], *, previous: nn.Module | None) -> list[dict[str, Any]]:
+    """Each model's validation scores and, only to report them, its test scores."""
+    exp = state.experiment
+    rows = []
+    entries = ([("step 4", previous, "the model steps 3 and 4 settled on")] if previous is not None else [])
+    entries += [(name, model, note) for name, (model, _, note) in candidates.items()]
+    for name, model, note in entries:
+        row: dict[str, Any] = {"model": name, "note": note, "params": sum(p.numel() for p in model.parameters()),
+                               "val": evaluate(model, exp.val, exp, device=state.device)}
+        if exp.test is not None:  # scored for the table; the choice below reads only "val"
+            row["test"] = evaluate(model, exp.test, exp, device=state.device)
+        rows.append(row)
+    return rows
+
+
+def choose_final(table: list[dict[str, Any]], *, metric: str, higher_is_better: bool,
+                 thresholds: RegularizeThresholds = RegularizeThresholds()) -> str:
+    """The ensemble, unless a squeezed single model beats it on validation by more than the noise margin.
+
+    Reads only each row's "val": the test split never chooses. Ties go to the ensemble, which averages out the
+    luck of one seed.
+    """
+    by_name = {r["model"]: r for r in table}
+    chosen = "ensemble"
+    for name in ("distilled", "longer", "best"):
+        value = by_name[name]["val"].get(metric, math.nan)
+        if improves(value, by_name[chosen]["val"][metric], higher_is_better=higher_is_better, thresholds=thresholds):
+            chosen = name
+    return chosen
+
+
+def _result(table: list[dict[str, Any]], chosen: str, metric: str, members: list[Member],
+            *, longer_records: list[dict[str, Any]]) -> StepResult:
+    by_name = {r["model"]: r for r in table}
+    single, ens = by_name["best"]["val"][metric], by_name["ensemble"]["val"][metric]
+    parts = [f"val {metric}: best single {single:.4g}, ensemble of {len(members)} {ens:.4g}, "
+             f"distilled {by_name['distilled']['val'][metric]:.4g}, longer {by_name['longer']['val'][metric]:.4g}"]
+    if "test" in by_name["best"]:
+        parts.append(f"test: single {by_name['best']['test'][metric]:.4g}, ensemble {by_name['ensemble']['test'][metric]:.4g}")
+    parts.append(f"final: {chosen} (chosen on val)")
+    details = {"table": table, "chosen": chosen, "members": [{"label": m.label, "config": m.config.to_dict(),
+                                                              "seed": m.seed, "val": m.val} for m in members],
+               "longer_curve": longer_records}
+    return StepResult("squeeze", "pass", "; ".join(parts), details=details,
+                      artifacts={"table": table, "histories": {"longer": longer_records}})

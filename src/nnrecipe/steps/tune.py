@@ -1,0 +1,717 @@
+"""Step 5, tune: random search on Optuna around the configuration step 4 settled on.
+
+"Random over grid search": each trial draws the learning rate and weight decay first (log-uniform), then the
+knobs step 4 found to matter (augmentation, dropout, width, batch size: those whose candidate moved the
+validation score by more than the noise margin, either way). The settled configuration itself is trial 0, so
+the study always holds the incumbent, trained under the same budget. Each trial reports its validation score
+every epoch and a trial far below the median of earlier trials at the same epoch is pruned.
+
+The study lives in an Optuna storage: an SQLite file in the run folder by default (a killed tuning run
+resumes: finished trials are kept, only the remainder runs), or any database URL, where several machines tune
+one study together (`nnrecipe tune SPEC --storage postgresql://... --study NAME` on each). Workers send a
+heartbeat; a worker that dies leaves its trial RUNNING until its heartbeat goes stale, then the next worker to
+look marks it FAIL and queues it again with the same parameters and seed, and the study goes on.
+
+Random draws depend only on (seed, trial number, parameter): trial numbers are unique across workers, so no
+two workers repeat a configuration, and a study run by one worker or by five draws the same configurations.
+The test split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+import torch
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from nnrecipe.engine.checkpoint import load_checkpoint, save_checkpoint
+from nnrecipe.engine.loop import Callback, EpochRecord
+from nnrecipe.engine.seeding import derive_seed
+from nnrecipe.errors import UsageError, did_you_mean
+from nnrecipe.experiment import Experiment
+from nnrecipe.progress import Progress
+from nnrecipe.results import StepResult
+from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.regularize import RegularizeThresholds, improves
+from nnrecipe.steps.state import RunState
+from nnrecipe.steps.training import has_augmentation, selection_metric, train_config
+
+SamplerName = Literal["random", "tpe"]
+SAMPLERS: tuple[SamplerName, ...] = ("random", "tpe")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneBudget:
+    """How much tuning `--budget quick|default|long` allows."""
+
+    #: finished (complete or pruned) trials in the study
+    trials: int
+    #: most epochs one trial trains (the settled configuration's own epochs when fewer)
+    max_epochs: int
+    #: trials that finish before the pruner may stop any
+    startup_trials: int = 3
+    #: epochs every trial trains before it may be pruned, as a fraction of its epochs
+    warmup_fraction: float = 0.3
+
+
+TUNE_BUDGETS: dict[str, TuneBudget] = {
+    "quick": TuneBudget(trials=4, max_epochs=30, startup_trials=2),
+    "default": TuneBudget(trials=8, max_epochs=60),
+    "long": TuneBudget(trials=24, max_epochs=150, startup_trials=5),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchRanges:
+    """Where random search looks, relative to the settled configuration."""
+
+    #: learning rate drawn log-uniformly in [lr / lr_span, lr * lr_span]
+    lr_span: float = 10.0
+    #: weight decay (decoupled, AdamW) drawn log-uniformly in this range; log-uniform cannot reach 0, and
+    #: 1e-5 is as good as none for these models
+    weight_decay: tuple[float, float] = (1e-5, 0.3)
+    #: dropout drawn uniformly in [0, dropout_max]
+    dropout_max: float = 0.3
+    #: width drawn log-uniformly in [width / width_span, width * width_span]
+    width_span: float = 2.0
+
+
+# -- the search space, as plain data (stored in the study so every worker draws from the same one)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One dimension of the space: a `TrainingConfig` field and how it is drawn."""
+
+    name: str
+    kind: Literal["log", "uniform", "choice"]
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Any, ...] = ()
+    #: why it is in the space (shown in the report)
+    reason: str = ""
+
+    def distribution(self) -> BaseDistribution:
+        if self.kind == "choice":
+            return CategoricalDistribution(self.choices)
+        return FloatDistribution(self.low, self.high, log=self.kind == "log")
+
+    def clip(self, value: Any) -> Any:
+        """A value of the settled configuration, moved inside the range (trial 0 must be a valid draw)."""
+        if self.kind == "choice":
+            return value if value in self.choices else self.choices[0]
+        return min(max(float(value), self.low), self.high)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high,
+                "choices": list(self.choices), "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Param:
+        return cls(name=data["name"], kind=data["kind"], low=data["low"], high=data["high"],
+                   choices=tuple(data["choices"]), reason=data.get("reason", ""))
+
+
+#: step 4's candidate -> the TrainingConfig field it varies (both model-size candidates vary `width`)
+KNOBS = {"augment": "augment", "dropout": "dropout", "smaller-model": "width", "larger-model": "width",
+         "smaller-batch": "batch_size"}
+
+
+def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_better: bool,
+                      thresholds: RegularizeThresholds = RegularizeThresholds()) -> dict[str, str]:
+    """The fields whose step-4 candidate moved the validation score past the noise margin, either way, with why.
+
+    Each candidate was measured against the best configuration at the time it ran: the baseline, or the last
+    candidate that was kept.
+    """
+    key = f"val_{metric}"
+    best: float | None = None
+    found: dict[str, str] = {}
+    for row in tried:
+        value = row.get(key)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            continue
+        if best is None:  # the baseline
+            best = float(value)
+            continue
+        name = row.get("change", "")
+        moved = (improves(value, best, higher_is_better=higher_is_better, thresholds=thresholds)
+                 or improves(best, value, higher_is_better=higher_is_better, thresholds=thresholds))
+        if name in KNOBS and moved:
+            found.setdefault(KNOBS[name], f"step 4: {name} moved val {metric} {best:.4g} -> {value:.4g}")
+        if row.get("kept"):
+            best = float(value)
+    return found
+
+
+def applicable_knobs(exp: Experiment) -> dict[str, str]:
+    """Every knob the experiment supports, for tuning without step 4's findings."""
+    found = {}
+    if has_augmentation(exp):
+        found["augment"] = "the experiment has an augmentation"
+    if "model_family" in exp.meta:
+        found["dropout"] = "the experiment has a model family"
+        found["width"] = "the experiment has a model family"
+    found["batch_size"] = "always applies"
+    return found
+
+
+def search_space(base: TrainingConfig, knobs: Mapping[str, str], *,
+                 ranges: SearchRanges = SearchRanges()) -> list[Param]:
+    """Learning rate and weight decay first, then the given knobs (field -> reason)."""
+    space = [Param("lr", "log", base.lr / ranges.lr_span, base.lr * ranges.lr_span, reason="always first"),
+             Param("weight_decay", "log", *ranges.weight_decay, reason="always first")]
+    if "augment" in knobs:
+        space.append(Param("augment", "choice", choices=(False, True), reason=knobs["augment"]))
+    if "dropout" in knobs:
+        space.append(Param("dropout", "uniform", 0.0, ranges.dropout_max, reason=knobs["dropout"]))
+    if "width" in knobs:
+        width = 1.0 if base.width is None else base.width
+        space.append(Param("width", "log", width / ranges.width_span, width * ranges.width_span,
+                           reason=knobs["width"]))
+    if "batch_size" in knobs:
+        b = base.batch_size
+        space.append(Param("batch_size", "choice", choices=tuple(sorted({max(1, b // 2), b, b * 2})),
+                           reason=knobs["batch_size"]))
+    return space
+
+
+def trial_config(base: TrainingConfig, params: Mapping[str, Any]) -> TrainingConfig:
+    return base.replace(**params)
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """Random search whose every draw depends only on (seed, trial number, parameter name).
+
+    Optuna's own RandomSampler keeps one stream per process: a resumed run, or a second worker started with
+    the same seed, would draw the same configurations again. Trial numbers are unique within a study, so
+    these draws never repeat and do not depend on which worker runs which trial.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        rng = np.random.default_rng(derive_seed(self.seed, "tune", trial.number, param_name))
+        dist = param_distribution
+        if isinstance(dist, CategoricalDistribution):
+            return dist.choices[int(rng.integers(len(dist.choices)))]
+        if isinstance(dist, (FloatDistribution, IntDistribution)):
+            low, high = float(dist.low), float(dist.high)
+            value = math.exp(rng.uniform(math.log(low), math.log(high))) if dist.log else rng.uniform(low, high)
+            return int(round(value)) if isinstance(dist, IntDistribution) else float(value)
+        raise TypeError(f"unsupported distribution {dist!r}")
+
+
+def make_sampler(name: str, *, seed: int) -> optuna.samplers.BaseSampler:
+    if name not in SAMPLERS:
+        raise UsageError(f"sampler: expected one of {SAMPLERS}, but got {name!r}{did_you_mean(name, SAMPLERS)}")
+    if name == "random":
+        return TrialSeededSampler(seed)
+    # TPE keeps a stream per process; a per-process seed keeps parallel workers from drawing the same startup
+    # trials (TPE's proposals depend on which trials have finished anyway, so they are not reproducible).
+    return optuna.samplers.TPESampler(seed=derive_seed(seed, "tpe", socket.gethostname(), os.getpid()))
+
+
+# -- storage and study
+
+
+@dataclass(frozen=True, kw_only=True)
+class Heartbeat:
+    """How workers show they are alive: a trial whose worker is silent for `grace` seconds is failed and retried."""
+
+    interval: int = 10
+    grace: int = 30
+    #: times a failed trial is queued again with the same parameters and seed
+    max_retry: int = 1
+
+
+def default_storage(folder: Path | None) -> str | None:
+    """The run folder's SQLite file, or None (in memory) when the run keeps no folder."""
+    if folder is None:
+        return None
+    path = folder / "tune" / "study.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path.resolve()}"
+
+
+def open_storage(url: str | None, *, heartbeat: Heartbeat = Heartbeat()) -> optuna.storages.BaseStorage:
+    """An in-memory storage (url None), or a database with heartbeats and retry of the trials of dead workers."""
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    storages = optuna.storages
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # heartbeats are marked experimental; we rely on them on purpose
+        retry_new = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)  # optuna >= 4.9 renamed it
+        kwargs: dict[str, Any]
+        if retry_new is not None:
+            kwargs = {"heartbeat_stale_trial_callback": retry_new(max_retry=heartbeat.max_retry)}
+        else:
+            kwargs = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=heartbeat.max_retry)}
+        try:
+            return storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat.interval,
+                                       grace_period=heartbeat.grace, **kwargs)
+        except ImportError as exc:
+            raise UsageError(f"storage {redact(url)!r}: the database driver is not installed ({exc}); for "
+                             "PostgreSQL install psycopg2-binary") from exc
+        except Exception as exc:  # sqlalchemy's URL and connection errors: a usage error, not a traceback
+            raise UsageError(f"storage {redact(url)!r}: cannot open it: {exc}") from exc
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for reports."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna logs every trial; library code never prints, so quiet it for the block and put it back."""
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", category=FutureWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """What every worker of one study must agree on; the first worker stores it in the study."""
+
+    base: TrainingConfig
+    space: tuple[Param, ...]
+    metric: str
+    higher_is_better: bool
+    seed: int
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {"base": self.base.to_dict(), "space": [p.to_dict() for p in self.space], "metric": self.metric,
+                "higher_is_better": self.higher_is_better, "seed": self.seed}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> StudyDefinition:
+        return cls(base=TrainingConfig.from_dict(attrs["base"]), space=tuple(Param.from_dict(p) for p in attrs["space"]),
+                   metric=attrs["metric"], higher_is_better=attrs["higher_is_better"], seed=attrs["seed"])
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str, definition: StudyDefinition, *,
+               sampler: str = "random", budget: TuneBudget) -> tuple[optuna.Study, StudyDefinition]:
+    """Create the study (storing its definition and queueing the settled configuration as trial 0) or join it.
+
+    Joining a study keeps its stored definition: the worker that created it decided the space.
+    """
+    direction = "maximize" if definition.higher_is_better else "minimize"
+    pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=budget.startup_trials,
+        n_warmup_steps=max(1, int(budget.warmup_fraction * min(definition.base.epochs, budget.max_epochs))))
+    made = make_sampler(sampler, seed=definition.seed)
+    with quiet_optuna():
+        try:
+            study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=made,
+                                        pruner=pruner)
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(storage=storage, study_name=name, sampler=made, pruner=pruner)
+            return study, _stored_definition(study, definition)
+        for key, value in definition.to_attrs().items():
+            study.set_user_attr(key, value)
+        study.enqueue_trial({p.name: p.clip(getattr(definition.base, p.name)) for p in definition.space},
+                            user_attrs={"incumbent": True})
+    return study, definition
+
+
+def _stored_definition(study: optuna.Study, fallback: StudyDefinition) -> StudyDefinition:
+    # a worker may join between the study's creation and its definition being stored: wait a moment for it
+    for _ in range(50):
+        attrs = study.user_attrs
+        if "space" in attrs:
+            return StudyDefinition.from_attrs(attrs)
+        time.sleep(0.1)
+    return fallback
+
+
+# -- one trial
+
+
+class _ReportToTrial(Callback):
+    """Reports the validation score every epoch; stops training when the pruner says the trial is hopeless."""
+
+    def __init__(self, trial: optuna.Trial, metric: str) -> None:
+        self.trial, self.metric = trial, metric
+        self.pruned_at: int | None = None
+        self.diverged = False
+
+    def on_epoch_end(self, record: EpochRecord, model: torch.nn.Module) -> bool:
+        value = record.val.get(self.metric, math.nan)
+        if not math.isfinite(value) or not math.isfinite(record.train_loss):
+            self.diverged = True
+            return True
+        self.trial.report(value, record.epoch)
+        if self.trial.should_prune():
+            self.pruned_at = record.epoch
+            return True
+        return False
+
+
+@dataclass
+class TrialRunner:
+    """The objective: trains one trial's configuration and keeps the trial's best weights.
+
+    `keep` receives (trial number, config, seed, state_dict) of every completed trial: the run folder's
+    `tune/trials/` by default, or memory when there is no folder.
+    """
+
+    exp: Experiment
+    definition: StudyDefinition
+    epochs: int
+    device: torch.device
+    folder: Path | None
+    progress: Progress = field(default_factory=Progress)
+    in_memory: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        d = self.definition
+        params = {p.name: _suggest(trial, p) for p in d.space}
+        cfg = trial_config(d.base, params).replace(epochs=min(d.base.epochs, self.epochs))
+        # a trial queued again after its worker died inherits its user attributes, so it replays the same seed
+        seed = int(trial.user_attrs.get("seed", derive_seed(d.seed, "trial", trial.number)))
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("config", cfg.to_dict())
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        reporter = _ReportToTrial(trial, d.metric)
+        callbacks: list[Callback] = [reporter]
+        shown = self.progress.training(f"trial {trial.number}: {cfg.describe()}", cfg.epochs)
+        if shown is not None:
+            callbacks.append(shown)
+        trained = train_config(self.exp, cfg, device=self.device, seed=seed, callbacks=callbacks)
+        trial.set_user_attr("epochs_run", trained.epochs_run)
+        if reporter.diverged:
+            trial.set_user_attr("note", "diverged")
+            raise optuna.TrialPruned("diverged")
+        if reporter.pruned_at is not None:
+            trial.set_user_attr("note", f"pruned at epoch {reporter.pruned_at}")
+            raise optuna.TrialPruned(f"pruned at epoch {reporter.pruned_at}")
+        trial.set_user_attr("best_epoch", trained.best_epoch)
+        trial.set_user_attr("val", trained.val)
+        self._keep(trial.number, cfg, seed, trained.model.state_dict())
+        return float(trained.val[d.metric])
+
+    def _keep(self, number: int, cfg: TrainingConfig, seed: int, state_dict: dict[str, Any]) -> None:
+        saved = {"config": cfg.to_dict(), "seed": seed, "model": state_dict}
+        if self.folder is None:
+            self.in_memory[number] = saved
+        else:
+            save_checkpoint(trial_weights_path(self.folder, number), **saved)
+
+
+def _suggest(trial: optuna.Trial, p: Param) -> Any:
+    if p.kind == "choice":
+        return trial.suggest_categorical(p.name, list(p.choices))
+    return trial.suggest_float(p.name, p.low, p.high, log=p.kind == "log")
+
+
+def trial_weights_path(folder: Path, number: int) -> Path:
+    return folder / "tune" / "trials" / f"trial-{number:04d}.pt"
+
+
+def saved_trial(folder: Path | None, number: int, in_memory: Mapping[int, Any] | None = None) -> dict[str, Any] | None:
+    """A completed trial's kept weights, config and seed, when this machine has them."""
+    if in_memory is not None and number in in_memory:
+        return dict(in_memory[number])
+    if folder is None:
+        return None
+    path = trial_weights_path(folder, number)
+    return load_checkpoint(path) if path.exists() else None
+
+
+# -- a worker: pull trials until the study holds enough finished ones
+
+
+@dataclass(frozen=True)
+class Counts:
+    finished: int
+    running: int
+    failed: int
+
+
+def count_trials(study: optuna.Study) -> Counts:
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    return Counts(finished=sum(s in FINISHED for s in states), running=states.count(TrialState.RUNNING),
+                  failed=states.count(TrialState.FAIL))
+
+
+def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, trials: int,
+               heartbeat: Heartbeat = Heartbeat(), max_failures: int | None = None) -> int:
+    """Run trials until the study holds `trials` finished (complete or pruned) ones; the number this worker ran.
+
+    Before each trial, stale trials (of workers whose heartbeat stopped) are failed and queued again. When the
+    trials still missing are all running on other workers, this worker waits for them rather than start
+    extra ones, and takes over any whose worker dies. A trial that raises is recorded as failed (its error in
+    the trial's `fail_reason`); after `max_failures` such trials (default: `trials`) this worker gives up.
+    """
+    max_failures = trials if max_failures is None else max_failures
+    ran = failures = 0
+    with quiet_optuna():
+        while True:
+            optuna.storages.fail_stale_trials(study)
+            counts = count_trials(study)
+            if counts.finished >= trials or failures >= max_failures:
+                return ran
+            if counts.finished + counts.running >= trials:
+                time.sleep(min(1.0, heartbeat.interval / 2))
+                continue
+            mine: list[FrozenTrial] = []  # this worker's trial (the study's last one may be another worker's)
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[lambda _, t: mine.append(t)])
+            ran += 1
+            failures += any(t.state == TrialState.FAIL for t in mine)
+
+
+# -- the report
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSettings:
+    #: parameter importance (fANOVA) needs this many complete trials to mean anything
+    min_trials_for_importance: int = 4
+
+
+def trials_table(study: optuna.Study) -> list[dict[str, Any]]:
+    rows = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        duration = t.duration.total_seconds() if t.duration is not None else None
+        last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+        rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value, "last_reported": last,
+                     "params": dict(t.params), "epochs": t.user_attrs.get("epochs_run"),
+                     "worker": t.user_attrs.get("worker"), "seconds": duration,
+                     "note": t.user_attrs.get("note") or t.system_attrs.get("fail_reason", "")[:200]
+                     or ("settled configuration (step 4)" if t.user_attrs.get("incumbent") else "")})
+    return rows
+
+
+def best_so_far(study: optuna.Study, *, higher_is_better: bool) -> list[dict[str, Any]]:
+    """The score against the number of finished trials, in the order they finished."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.state in FINISHED and t.datetime_complete is not None]
+    done.sort(key=lambda t: t.datetime_complete)  # type: ignore[arg-type, return-value]
+    best: float | None = None
+    points = []
+    for n, t in enumerate(done, start=1):
+        if t.state == TrialState.COMPLETE and t.value is not None and (
+                best is None or (t.value > best if higher_is_better else t.value < best)):
+            best = t.value
+        points.append({"trials": n, "trial": t.number, "value": t.value, "best": best})
+    return points
+
+
+def importance(study: optuna.Study, settings: ReportSettings = ReportSettings()) -> dict[str, Any]:
+    """fANOVA importance of each parameter; with too few complete trials, the reason there is none."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if len(complete) < settings.min_trials_for_importance:
+        return {"available": False, "reason": f"needs {settings.min_trials_for_importance} complete trials, "
+                f"has {len(complete)}"}
+    try:
+        with quiet_optuna():
+            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+            values = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except (ValueError, RuntimeError, ImportError) as exc:
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+    return {"available": True, "method": "fanova", "values": {k: float(v) for k, v in values.items()}}
+
+
+def summarize(study: optuna.Study, definition: StudyDefinition, *, storage: str | None,
+              settings: ReportSettings = ReportSettings()) -> StepResult:
+    """The step's result: the trials, the best configuration, parameter importance, the score per trials."""
+    metric, higher = definition.metric, definition.higher_is_better
+    rows = trials_table(study)
+    curve = best_so_far(study, higher_is_better=higher)
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    details: dict[str, Any] = {"study": study.study_name, "storage": redact(storage) if storage else "memory",
+                               "metric": metric, "space": [p.to_dict() for p in definition.space],
+                               "trials": rows, "curve": curve, "importance": importance(study, settings)}
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("complete", "pruned", "fail")}
+    if not complete:
+        reasons = sorted({r["note"] for r in rows if r["state"] == "fail" and r["note"]})
+        return StepResult("tune", "fail", f"no trial completed ({counts['pruned']} pruned, {counts['fail']} failed)"
+                          + (f": {reasons[0]}" if reasons else ""), details=details, artifacts={"trials": rows})
+    best = study.best_trial
+    incumbent = next((t for t in complete if t.user_attrs.get("incumbent")), None)
+    details["best"] = {"trial": best.number, "value": best.value, "config": best.user_attrs.get("config"),
+                       "params": best.params}
+    summary = (f"{len(rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed); "
+               f"best: trial {best.number}, val {metric} {best.value:.4g}")
+    if incumbent is not None and incumbent.number != best.number:
+        summary += f" (step 4's configuration: {incumbent.value:.4g})"
+    elif incumbent is not None:
+        summary += " (step 4's configuration stays best)"
+    ranked = details["importance"].get("values")
+    if ranked:
+        summary += "; most important: " + ", ".join(f"{k} {v:.2f}" for k, v in list(ranked.items())[:2])
+    return StepResult("tune", "pass", summary, details=details,
+                      artifacts={"trials": rows, "curve": curve, "importance": details["importance"]})
+
+
+# -- step 5 in `nnrecipe run`
+
+
+def definition_for(exp: Experiment, base: TrainingConfig, *, seed: int, tried: list[Mapping[str, Any]] | None,
+                   ranges: SearchRanges = SearchRanges()) -> StudyDefinition:
+    """The study a run tunes: step 4's findings decide the knobs; without them, every knob that applies."""
+    metric, higher = selection_metric(exp)
+    knobs = (knobs_that_matter(tried, metric=metric, higher_is_better=higher) if tried is not None
+             else applicable_knobs(exp))
+    if "model_family" not in exp.meta:  # width and dropout need the family to build the model
+        knobs = {k: v for k, v in knobs.items() if k not in ("width", "dropout")}
+    return StudyDefinition(base=base, space=tuple(search_space(base, knobs, ranges=ranges)), metric=metric,
+                           higher_is_better=higher, seed=seed)
+
+
+def run_tune(state: RunState, *, sampler: str = "random", storage: str | None = None) -> StepResult:
+    """Step 5: the study in the run folder's SQLite file (or memory), resumed when the run is."""
+    exp = state.experiment
+    budget = TUNE_BUDGETS[state.ctx.budget]
+    if state.config is None:
+        state.config = TrainingConfig(batch_size=exp.batch_size, epochs=exp.epochs)
+    tried = _step4_rows(state)
+    definition = definition_for(exp, state.config, seed=state.ctx.derive("tune"), tried=tried)
+    url = storage or default_storage(state.out_dir)
+    # the run's settings are part of the name: a folder reused with other settings never mixes two studies
+    name = f"{exp.name}-{derive_seed(0, state.journal.fingerprint, definition.to_attrs()):08x}"
+    study, definition = open_study(open_storage(url), name, definition, sampler=sampler, budget=budget)
+    runner = TrialRunner(exp, definition, budget.max_epochs, state.device, state.out_dir, state.progress)
+    run_trials(study, runner, trials=budget.trials)
+    result = summarize(study, definition, storage=url)
+    state.artifacts["tune"] = TuneOutcome(study=study, definition=definition, in_memory=runner.in_memory,
+                                          folder=state.out_dir)
+    return result
+
+
+def _step4_rows(state: RunState) -> list[Mapping[str, Any]] | None:
+    for step in state.steps:
+        if step.step == "regularize" and "tried" in step.details:
+            return list(step.details["tried"])
+    return None
+
+
+@dataclass
+class TuneOutcome:
+    """What step 6 takes from step 5: the study, and where the completed trials' weights are."""
+
+    study: optuna.Study
+    definition: StudyDefinition
+    in_memory: dict[int, dict[str, Any]]
+    folder: Path | None
+
+    def ranked(self) -> list[FrozenTrial]:
+        """Completed trials, best first."""
+        done = [t for t in self.study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        return sorted(done, key=lambda t: t.value, reverse=self.definition.higher_is_better)  # type: ignore[arg-type, return-value]
+
+    def weights(self, trial: FrozenTrial) -> dict[str, Any] | None:
+        return saved_trial(self.folder, trial.number, self.in_memory)
+
+
+# -- `nnrecipe tune`: one worker process (several per machine with --workers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerJob:
+    """Everything a worker process needs, picklable for multiprocessing's spawn."""
+
+    spec: str | None
+    storage: str
+    study: str
+    trials: int
+    budget: str = "default"
+    sampler: str = "random"
+    seed: int | None = None
+    device: str = "cpu"
+    out_dir: str | None = None
+    heartbeat: Heartbeat = Heartbeat()
+    threads: int | None = None
+
+
+def worker_main(job: WorkerJob, progress: Progress | None = None) -> int:
+    """Join (or create) the study and pull trials until it holds `job.trials` finished ones."""
+    from nnrecipe.engine.device import resolve_device
+    from nnrecipe.spec import load_spec
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    exp = load_spec(job.spec)
+    folder = Path(job.out_dir) if job.out_dir else None
+    base, tried = _settled_in(folder, exp)
+    seed = derive_seed(exp.seed if job.seed is None else job.seed, "tune")
+    budget = TUNE_BUDGETS[job.budget]
+    study, definition = open_study(open_storage(job.storage, heartbeat=job.heartbeat), job.study,
+                                   definition_for(exp, base, seed=seed, tried=tried), sampler=job.sampler,
+                                   budget=budget)
+    runner = TrialRunner(exp, definition, budget.max_epochs, resolve_device(job.device), folder,
+                         progress or Progress())
+    return run_trials(study, runner, trials=job.trials, heartbeat=job.heartbeat)
+
+
+def _settled_in(folder: Path | None, exp: Experiment) -> tuple[TrainingConfig, list[Mapping[str, Any]] | None]:
+    """Step 4's configuration and table from a run folder (`nnrecipe run` left them), else plain defaults."""
+    import json
+
+    base = TrainingConfig(batch_size=exp.batch_size, epochs=exp.epochs)
+    tried = None
+    if folder is not None and (folder / "config.json").exists():
+        base = TrainingConfig.from_dict(json.loads((folder / "config.json").read_text())["config"])
+    if folder is not None and (folder / "result.json").exists():
+        steps = json.loads((folder / "result.json").read_text()).get("steps", [])
+        tried = next((s["details"]["tried"] for s in steps if s.get("step") == "regularize"
+                      and "tried" in s.get("details", {})), None)
+    return base, tried
+
+
+def run_workers(job: WorkerJob, *, workers: int) -> list[int]:
+    """`--workers N`: N processes on this machine, each a worker of the same study (the cores shared out)."""
+    import multiprocessing
+
+    threads = job.threads or max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools and open connections
+    with context.Pool(workers) as pool:
+        return pool.map(worker_main, [_with_threads(job, threads)] * workers)
+
+
+def _with_threads(job: WorkerJob, threads: int) -> WorkerJob:
+    import dataclasses
+
+    return dataclasses.replace(job, threads=threads)
+
+
+def study_result(job: WorkerJob) -> StepResult:
+    """The tune step's result for a study, as it stands in its storage."""
+    storage = open_storage(job.storage, heartbeat=job.heartbeat)
+    with quiet_optuna():
+        study = optuna.load_study(storage=storage, study_name=job.study)
+    return summarize(study, StudyDefinition.from_attrs(study.user_attrs), storage=job.storage)
