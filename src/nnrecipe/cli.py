@@ -27,6 +27,8 @@ class _Parser(argparse.ArgumentParser):
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write the result document (JSON) here")
     p.add_argument("--out", metavar="DIR", help="run folder: report, logs, checkpoints")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files into the run folder (needs --out for check and audit)")
     p.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -62,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--only", metavar="IDS", help="comma-separated data check ids to run")
     _common(audit)
 
+    tune = sub.add_parser("tune", help="step 5 alone: a worker of a tuning study (start one per machine)")
+    tune.add_argument("spec", nargs="?", default=None, help="spec file or built-in name (default: mnist1d)")
+    tune.add_argument("--storage", metavar="URL",
+                      help="database URL shared by every worker (postgresql://..., sqlite:///...); "
+                           "default: an SQLite file in the run folder")
+    tune.add_argument("--study", metavar="NAME", help="study name (default: <experiment>-tune)")
+    tune.add_argument("--trials", type=int, default=None, help="finished trials the study should hold in all")
+    tune.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    tune.add_argument("--sampler", default="random", choices=("random", "tpe"), help="search (default: random)")
+    tune.add_argument("--budget", default="default", choices=("quick", "default", "long"),
+                      help="epochs per trial and default number of trials")
+    tune.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
+                      help="a worker silent for 3x this long is taken for dead: its trial fails and is retried")
+    _common(tune)
+
     sub.add_parser("list", help="the built-in experiments and the checks")
     return parser
 
@@ -69,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "tensorboard", False) and args.command != "run" and not args.out:
+        parser.error("--tensorboard writes event files into the run folder: give --out DIR as well")
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -140,7 +159,8 @@ def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:
     from nnrecipe.report.terminal import render_result
     from nnrecipe.report.writer import write_outputs
 
-    report_path = write_outputs(result, json_path=args.json, out_dir=args.out)
+    report_path = write_outputs(result, json_path=args.json, out_dir=args.out,
+                                tensorboard=getattr(args, "tensorboard", False))
     render_result(result, console, report_path=report_path)
     return EXIT_FAILED if result.failed else EXIT_OK
 
@@ -170,7 +190,34 @@ def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
     return _finish(args, console, result)
 
 
-_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "audit": _cmd_audit, "list": _cmd_list}
+def _cmd_tune(args: argparse.Namespace, console: Any) -> int:
+    from nnrecipe.errors import UsageError
+    from nnrecipe.results import RunResult
+    from nnrecipe.spec import load_spec
+    from nnrecipe.steps.tune import TUNE_BUDGETS, Heartbeat, WorkerJob, default_storage, run_workers, study_result
+    from nnrecipe.steps.tune import worker_main
+
+    if args.workers < 1 or (args.trials is not None and args.trials < 1) or args.heartbeat < 1:
+        raise UsageError(f"tune: expected --workers, --trials and --heartbeat >= 1, but got {args.workers}, "
+                         f"{args.trials} and {args.heartbeat}")
+    name = load_spec(args.spec).name
+    if args.out is None:
+        args.out = str(Path("runs") / name)
+    job = WorkerJob(spec=args.spec, storage=args.storage or str(default_storage(Path(args.out))),
+                    study=args.study or f"{name}-tune", trials=args.trials or TUNE_BUDGETS[args.budget].trials,
+                    budget=args.budget, sampler=args.sampler, seed=args.seed, device=args.device, out_dir=args.out,
+                    heartbeat=Heartbeat(interval=args.heartbeat, grace=3 * args.heartbeat))
+    if args.workers == 1:
+        from nnrecipe.report.terminal import TerminalProgress
+
+        worker_main(job, progress=TerminalProgress(console))
+    else:
+        run_workers(job, workers=args.workers)
+    result = RunResult(experiment=name, steps=(study_result(job),), command="tune")
+    return _finish(args, console, result)
+
+
+_COMMANDS = {"run": _cmd_run, "check": _cmd_check, "audit": _cmd_audit, "list": _cmd_list, "tune": _cmd_tune}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,6 +85,12 @@ class RunResult:
                 return c
         raise KeyError(check_id)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a result as the same self-contained page as the run folder's report.html."""
+        from nnrecipe.report.html import render_html
+
+        return render_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         from nnrecipe import __version__
 
@@ -93,7 +99,7 @@ class RunResult:
             "experiment": self.experiment,
             "checks": [c.to_dict() for c in self.checks],
         }
-        if self.command == "run":
+        if self.command in ("run", "tune"):  # `tune` reports its one step
             out["steps"] = [s.to_dict() for s in self.steps]
             out["scores"] = jsonable(self.scores)
         return out

@@ -3,8 +3,9 @@
 A figure function takes the thing it draws (a CheckResult, a StepResult, or one run artifact) and returns a
 matplotlib `Figure`, a `Table` (for data better read as rows: a table batch, decoded text), or None when
 there is nothing to draw. `draw` turns that into a `Picture` for the page; a function that fails becomes a
-note on the page, never an exception. matplotlib is imported only when something is drawn, with the Agg
-backend and without pyplot (no global figure state, nothing opens a window).
+note on the page, never an exception. matplotlib is imported only when something is drawn, and without
+pyplot: a bare `Figure` saves to PNG through Agg whatever backend the user's session has, so nothing opens
+a window and a Jupyter session's backend and figures are left as they were.
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ class Picture:
 
 def new_figure(*, height: float, width: float = WIDTH) -> Figure:
     """A pyplot-free figure with constrained layout (labels never overlap)."""
-    _use_agg()
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
@@ -68,7 +68,6 @@ def new_figure(*, height: float, width: float = WIDTH) -> Figure:
 def draw(title: str, fn: Callable[..., Any], *args: Any) -> Picture | None:
     """Run a figure function and encode its figure; an error becomes a note (the page must always render)."""
     try:
-        _use_agg()
         import matplotlib
 
         with matplotlib.rc_context(STYLE):
@@ -86,13 +85,6 @@ def png_data_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _use_agg() -> None:
-    import matplotlib
-
-    if matplotlib.get_backend().lower() != "agg":
-        matplotlib.use("Agg", force=True)
 
 
 def label_names(class_names: Sequence[str] | None, n: int) -> list[str]:

@@ -1,0 +1,87 @@
+"""The report's pictures: plain registries from a check id, a step id or a run artifact to the function
+that draws it. A new picture is its function plus one line here.
+
+Checks and steps without an entry still show well: the page always prints their summary, fix and a table
+of their numbers; the picture is extra. A function that raises becomes a note (see `base.draw`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nnrecipe.report.figures import inputs, skeleton, training
+from nnrecipe.report.figures.base import Picture, Table, draw
+from nnrecipe.results import CheckResult, StepResult
+
+__all__ = ["CHECK_FIGURES", "RUN_FIGURES", "STEP_FIGURES", "Picture", "RunFigure", "Table", "check_picture",
+           "run_pictures", "step_picture"]
+
+#: check id -> fn(CheckResult) -> Figure | Table | None
+CHECK_FIGURES: dict[str, Callable[[CheckResult], Any]] = {
+    # step 2: end-to-end skeleton
+    "init-loss": skeleton.init_loss,
+    "overfit-one-batch": skeleton.overfit_one_batch,
+    "loss-decreases": skeleton.loss_decreases,
+}
+
+#: step id (StepResult.step) -> fn(StepResult) -> Figure | Table | None. Steps 3-6 add theirs here (learning
+#: curve, ablation ladder, tuning history, ensemble gain), drawn from their StepResult.artifacts.
+STEP_FIGURES: dict[str, Callable[[StepResult], Any]] = {}
+
+
+@dataclass(frozen=True)
+class RunFigure:
+    """A picture of one run artifact (RunResult.artifacts[artifact]), shown in the section of `stage`."""
+
+    artifact: str
+    title: str
+    stage: str
+    draw: Callable[[Any], Any]
+    caption: str
+    #: the numbers shown under the picture, read from the artifact
+    numbers: Callable[[Any], Mapping[str, Any]] | None = None
+
+
+RUN_FIGURES: tuple[RunFigure, ...] = (
+    RunFigure("input_batch", "Exactly what goes into the net", "skeleton", inputs.input_batch,
+              "The input tensor of the first batch of the final training, caught by a hook at the model's input "
+              "(after every transform and augmentation), decoded back to data.", lambda art: art.get("stats", {})),
+    RunFigure("prediction_dynamics", "Prediction dynamics", "skeleton", training.prediction_dynamics,
+              "Predictions of the final training's model on one fixed validation batch, before training and "
+              "after every epoch."),
+    RunFigure("final_history", "Loss curves and learning rate", "training", training.history,
+              "Training loss at every step, loss and metrics on the whole validation split after every epoch, "
+              "and the learning rate the optimizer used at every step."),
+    RunFigure("layer_stats", "First-layer weights", "training", training.first_layer,
+              "The first layer's weights at initialization and at the end of training: trained filters should "
+              "look smoother and more structured than the noise they started as."),
+    RunFigure("layer_stats", "Activations and gradients per layer", "training", training.layer_statistics,
+              "Per layer, on steps 0, 1, 3, 7, 15, ...: activation spread, dead units, gradient spread, and the "
+              "size of the optimizer's step relative to the weights."),
+)
+
+
+def check_picture(check: CheckResult) -> Picture | None:
+    fn = CHECK_FIGURES.get(check.id)
+    if fn is None or check.status in ("skip", "error"):
+        return None
+    return draw(check.id, fn, check)
+
+
+def step_picture(step: StepResult) -> Picture | None:
+    fn = STEP_FIGURES.get(step.step)
+    return draw(step.step, fn, step) if fn is not None else None
+
+
+def run_pictures(artifacts: Mapping[str, Any], stage: str) -> list[tuple[RunFigure, Picture]]:
+    """The pictures of a section drawn from the run's artifacts, in registry order; absent ones left out."""
+    out = []
+    for figure in RUN_FIGURES:
+        if figure.stage != stage or artifacts.get(figure.artifact) is None:
+            continue
+        picture = draw(figure.title, figure.draw, artifacts[figure.artifact])
+        if picture is not None:
+            out.append((figure, picture))
+    return out
