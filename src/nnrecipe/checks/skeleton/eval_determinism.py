@@ -39,10 +39,15 @@ class EvalDeterminism(Check):
         model = ctx.fresh_model("eval-determinism")
         with torch.no_grad(), mode(model, False):
             first, second = model(x).float(), model(x).float()
-            alone = torch.cat([model(x[i : i + 1]).float() for i in range(ALONE)])
-        scale = float(first.abs().max().clamp_min(1e-12))
-        return {"repeat_difference": float((first - second).abs().max()) / scale,
-                "alone_difference": float((first[:ALONE] - alone).abs().max()) / scale}
+            scale = float(first.abs().max().clamp_min(1e-12))
+            measured = {"repeat_difference": float((first - second).abs().max()) / scale}
+            try:
+                alone = torch.cat([model(x[i : i + 1]).float() for i in range(ALONE)])
+                measured["alone_difference"] = float((first[:ALONE] - alone).abs().max()) / scale
+            except (ValueError, RuntimeError) as exc:  # e.g. "expected more than 1 value per channel"
+                measured["alone_difference"] = float("inf")
+                measured["alone_error"] = f"{type(exc).__name__}: {exc}"
+        return measured
 
     def judge(self, m: Mapping[str, Any], t: EvalDeterminismThresholds) -> Verdict:
         rep, alone = m["repeat_difference"], m["alone_difference"]
@@ -52,6 +57,7 @@ class EvalDeterminism(Check):
                            "or a module that ignores model.eval(); use nn.Dropout or pass training=self.training")
         if not alone <= t.tolerance:
             return Verdict("fail", f"a sample's eval output changes with the rest of its batch (relative difference "
-                           f"{alone:.3g})", "the model uses batch statistics at eval: BatchNorm with "
+                           f"{alone:.3g}{'; alone it raises ' + m['alone_error'] if 'alone_error' in m else ''})",
+                           "the model uses batch statistics at eval: BatchNorm with "
                            "track_running_stats=False, or an op across the batch axis")
         return Verdict("pass", f"eval outputs are repeatable and per-sample (differences {rep:.2g}, {alone:.2g})")

@@ -1,6 +1,7 @@
 """loss-pairing: the loss pairs each output with its own target.
 
-Measured on random outputs of the model's output shape, so only the loss is under test: the loss must
+Measured on random outputs of the model's output shape and random targets of the data's shape, so only
+the loss is under test: the loss must
 change when the targets are shuffled apart from the outputs (a loss that does not has broadcast a (B, 1)
 output against (B,) targets into a (B, B) matrix), must not change under a joint permutation of the batch,
 and should equal the mean of the per-sample losses.
@@ -44,6 +45,12 @@ class LossPairing(Check):
             shape = model(x).shape
         gen = torch.Generator().manual_seed(ctx.derive("loss-pairing"))
         out = torch.randn(shape, generator=gen).to(ctx.device)
+        # Random targets of the data's shape and kind: the real ones can all be equal (imbalanced classes), and
+        # then no shuffle could change the loss.
+        if ctx.task == "regression":
+            y = torch.randn(y.shape, generator=gen).to(y.dtype).to(ctx.device)
+        else:
+            y = torch.randint(0, ctx.num_classes or 2, y.shape, generator=gen).to(y.dtype).to(ctx.device)
         loss = ctx.loss_fn
         n = len(y)
         with torch.no_grad():

@@ -5,6 +5,7 @@ from and, every few steps, the size of each weight update relative to the weight
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +64,13 @@ def _clone(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def short_run_steps(ctx: CheckContext) -> int:
-    return SHORT_RUN_STEPS.get(ctx.budget, SHORT_RUN_STEPS["default"])
+    """The short budget; with a scheduler, never more than the planned budget (a schedule sized to it, like
+    OneCycleLR, must not be stepped past its end)."""
+    exp = ctx.experiment
+    steps = SHORT_RUN_STEPS.get(ctx.budget, SHORT_RUN_STEPS["default"])
+    if exp.scheduler is None:
+        return steps
+    return min(steps, exp.epochs * math.ceil(len(exp.train) / exp.batch_size))
 
 
 def train_short(

@@ -1,0 +1,35 @@
+"""dumb-baselines: the short run must beat the majority class / mean predictor; a linear model is reported."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import TensorDataset
+
+import nnrecipe as nr
+import toy
+from nnrecipe.checks.skeleton.dumb_baselines import DumbBaselines, DumbBaselinesThresholds
+
+
+def result(exp: nr.Experiment) -> nr.CheckResult:
+    return nr.check(exp, ids=["dumb-baselines"], device="cpu").check("dumb-baselines")
+
+
+def test_correct_setups_pass_with_a_linear_baseline() -> None:
+    got = result(toy.classification())
+    assert got.status == "pass" and got.evidence["linear"]["accuracy"] > 0.5
+    assert result(toy.regression()).status == "pass"
+
+
+def test_labels_shuffled_fail() -> None:
+    x, y = toy.blobs(512, seed=1).tensors
+    shuffled = TensorDataset(x, y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))])
+    assert result(toy.classification(train=shuffled)).status == "fail"
+
+
+def test_judge_without_torch() -> None:
+    judge, t = DumbBaselines().judge, DumbBaselinesThresholds()
+    major = {"accuracy": 0.3, "loss": 1.2}
+    good = {"task": "classification", "majority": major, "linear": None, "short_run": {"accuracy": 0.8, "loss": 0.5}}
+    bad = {**good, "short_run": {"accuracy": 0.33, "loss": 1.25}}
+    assert judge(good, t).status == "pass"
+    assert judge(bad, t).status == "fail"
