@@ -80,7 +80,8 @@ class LayerStats(Recorder):
         self.model = model
         leaves = [(name, m) for name, m in model.named_modules() if not list(m.children()) and name]
         for name, module in evenly(leaves, MAX_LAYERS):
-            self.handles.append(module.register_forward_hook(self._forward_hook(name)))
+            label = f"{name} ({type(module).__name__})"  # "0 (Linear)": a Sequential's indices alone say little
+            self.handles.append(module.register_forward_hook(self._forward_hook(label)))
         trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.params = dict(evenly(trainable, MAX_LAYERS))
         layer = first_layer(model)
@@ -142,7 +143,9 @@ class LayerStats(Recorder):
 
     @staticmethod
     def _first_weights(layer: nn.Module) -> np.ndarray:
-        weight = layer.weight.detach()  # type: ignore[union-attr]
+        weight = layer.weight
+        assert isinstance(weight, torch.Tensor)  # every FIRST_LAYER_TYPES has a weight tensor
+        weight = weight.detach()
         return weight[:FIRST_LAYER_UNITS].float().cpu().numpy().copy()
 
     def record(self) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nnrecipe.results import STATUSES, CheckResult, RunResult, StepResult
@@ -51,6 +51,7 @@ SECTIONS: dict[str, Section] = {
 #: numbers longer than this are shown abbreviated (the JSON document keeps them whole)
 LIST_SHOWN = 8
 TEXT_SHOWN = 400
+TABLE_ROWS = 30
 
 
 def render_html(result: RunResult) -> str:
@@ -77,6 +78,8 @@ def render_html(result: RunResult) -> str:
         "scores": [(split, [_format(s.get(m, "")) for m in metrics]) for split, s in result.scores.items()],
         "sections": sections,
         "overview": [_overview_row(c, i) for i, c in enumerate(result.checks)],
+        "steps": [{"id": s.step, "status": s.status, "summary": s.summary, "anchor": f"stage-{s.step}"}
+                  for s in result.steps],
     }
     return _template().render(page=page)
 
@@ -115,18 +118,20 @@ def _overview_row(check: CheckResult, index: int) -> dict[str, Any]:
 def _check_view(check: CheckResult, index: int) -> dict[str, Any]:
     from nnrecipe.report.figures import check_picture
 
-    evidence = dict(check.evidence)
+    evidence, tables = _split_tables(check.evidence)
     traceback = evidence.pop("traceback", None)
     return {"id": check.id, "title": _check_title(check.id), "status": check.status, "summary": check.summary,
             "fix": check.fix, "seconds": f"{check.seconds:.1f} s", "anchor": f"check-{index}",
-            "numbers": _numbers(evidence), "traceback": traceback, "picture": _safe_picture(check_picture, check)}
+            "numbers": _numbers(evidence), "tables": tables, "traceback": traceback,
+            "picture": _safe_picture(check_picture, check)}
 
 
 def _step_view(step: StepResult) -> dict[str, Any]:
     from nnrecipe.report.figures import step_picture
 
-    return {"id": step.step, "status": step.status, "summary": step.summary, "numbers": _numbers(step.details),
-            "picture": _safe_picture(step_picture, step)}
+    numbers, tables = _split_tables(step.details)
+    return {"id": step.step, "status": step.status, "summary": step.summary, "numbers": _numbers(numbers),
+            "tables": tables, "picture": _safe_picture(step_picture, step)}
 
 
 def _safe_picture(fn: Any, item: Any) -> Picture | None:
@@ -145,6 +150,21 @@ def _check_title(check_id: str) -> str:
         return check_id
     cls = CHECKS.get(check_id)
     return (cls.title if cls is not None and cls.title else check_id)
+
+
+def _split_tables(values: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Lists of records (a ladder's rungs, the candidates tried, example pairs) become tables; the rest numbers."""
+    plain: dict[str, Any] = {}
+    tables: list[dict[str, Any]] = []
+    for key, value in (values or {}).items():
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            columns = list(dict.fromkeys(k for row in value for k in row))
+            rows = [[_format(row.get(c, "")) for c in columns] for row in value[:TABLE_ROWS]]
+            tables.append({"title": str(key), "columns": columns, "rows": rows,
+                           "more": max(0, len(value) - TABLE_ROWS)})
+        else:
+            plain[key] = value
+    return plain, tables
 
 
 def _numbers(evidence: Mapping[str, Any] | None) -> list[tuple[str, str]]:

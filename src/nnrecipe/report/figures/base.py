@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 DPI = 110
 WIDTH = 9.0
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -70,7 +70,7 @@ def draw(title: str, fn: Callable[..., Any], *args: Any) -> Picture | None:
     try:
         import matplotlib
 
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
             drawn = fn(*args)
             if drawn is None:
                 return None

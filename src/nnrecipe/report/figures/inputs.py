@@ -123,7 +123,7 @@ def _table(x: np.ndarray, labels: list[str] | None) -> Table:
     return Table(columns, rows, caption=f"the first {len(rows)} rows of the batch, as the model receives them")
 
 
-def decode(ids: Sequence[int], vocab: Any) -> str:
+def decode(ids: Sequence[int] | np.ndarray, vocab: Any) -> str:
     """Token ids to text with the experiment's vocabulary (a string of characters, a list, or a dict either
     way round); ids without a vocabulary are shown as numbers."""
     if vocab is None:

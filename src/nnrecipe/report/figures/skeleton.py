@@ -18,7 +18,7 @@ def init_loss(check: CheckResult) -> Any:
         return None
     has_prior = "prior" in ev and "predicted_at_init" in ev
     fig = new_figure(height=2.8)
-    axes = fig.subplots(1, 2, width_ratios=[2.2, 1]) if has_prior else [None, fig.subplots()]
+    axes: Any = fig.subplots(1, 2, width_ratios=[2.2, 1]) if has_prior else [None, fig.subplots()]
     if has_prior:
         ax = axes[0]
         prior, predicted = np.asarray(ev["prior"], float), np.asarray(ev["predicted_at_init"], float)

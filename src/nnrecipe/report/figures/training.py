@@ -129,7 +129,7 @@ def _filter_grid(init: np.ndarray, final: np.ndarray) -> Any:
     cols = min(count, 16)
     rows = -(-count // cols)
     fig = new_figure(height=0.62 * rows * 2 + 0.6)
-    subfigs = fig.subfigures(2, 1)
+    subfigs: Any = fig.subfigures(2, 1)
     for sub, w, when in ((subfigs[0], init, "at initialization"), (subfigs[1], final, "after training")):
         axes = np.atleast_1d(sub.subplots(rows, cols)).ravel()
         for i, ax in enumerate(axes):
@@ -177,7 +177,7 @@ def layer_statistics(art: Mapping[str, Any]) -> Any:
     return fig
 
 
-def _short(name: str, limit: int = 22) -> str:
+def _short(name: str, limit: int = 28) -> str:
     return name if len(name) <= limit else "…" + name[-(limit - 1):]
 
 

@@ -1,0 +1,107 @@
+"""The HTML page: escaped, self-contained, every section and picture there, robust to odd artifacts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import toy
+from conftest import XSS, run_like, trained_artifacts
+from nnrecipe.report import figures
+from nnrecipe.report.html import render_html
+from nnrecipe.report.writer import write_outputs
+from nnrecipe.results import CheckResult, RunResult, StepResult
+
+RESOURCE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?!data:|#)[a-z]+:|url\(\s*["']?(?!data:)[a-z]+:""", re.I)
+
+
+def test_user_strings_are_escaped(image_run: RunResult) -> None:
+    page = render_html(image_run)
+    assert XSS not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in page.lower()  # the page itself runs no script at all
+
+
+def test_page_is_self_contained(image_run: RunResult) -> None:
+    page = render_html(image_run)
+    assert not RESOURCE.findall(page)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_every_check_step_and_training_picture_is_on_the_page(image_run: RunResult) -> None:
+    page = render_html(image_run)
+    for c in image_run.checks:
+        assert c.id in page
+    assert "step: overfit" in page
+    for title in ("Exactly what goes into the net", "Prediction dynamics", "Loss curves and learning rate",
+                  "First-layer weights", "Activations and gradients per layer"):
+        assert title in page
+    drawn_checks = sum(c.id in figures.CHECK_FIGURES and c.status not in ("skip", "error") for c in image_run.checks)
+    assert page.count('<img src="data:image/png;base64,') == drawn_checks + 5
+    assert "this picture could not be drawn" not in page
+
+
+def test_step_details_that_are_records_become_a_table(image_run: RunResult) -> None:
+    page = render_html(image_run)
+    assert '<table class="records">' in page
+    assert "<th>val_loss</th>" in page
+
+
+def test_a_check_without_a_figure_shows_its_numbers() -> None:
+    result = RunResult("x", checks=(CheckResult("made-up", "data", "warn", "odd numbers", evidence={"ratio": 0.123456},
+                                                fix="look closer"),))
+    page = render_html(result)
+    assert "made-up" in page and "0.1235" in page and "look closer" in page
+    assert "<img" not in page
+
+
+def test_a_figure_that_fails_becomes_a_note_not_an_exception() -> None:
+    broken = CheckResult("overfit-one-batch", "skeleton", "pass", "ok", evidence={"task": "classification"},
+                         artifacts={"labels": "not a list", "predictions_end": object(), "loss_curve": [1, "x"]})
+    page = render_html(RunResult("x", checks=(broken,)))
+    assert "this picture could not be drawn" in page
+
+
+def test_odd_run_artifacts_never_break_the_page() -> None:
+    artifacts = {"input_batch": {"note": "the model's first argument is a dict"},
+                 "prediction_dynamics": {"task": "classification", "epochs": [], "outputs": [], "targets": []},
+                 "layer_stats": {"records": [], "first_layer": None}, "final_history": object()}
+    page = render_html(RunResult("x", command="run", artifacts=artifacts,
+                                 steps=(StepResult("tune", "warn", "a later step", details={"trials": 3}),)))
+    assert "step: tune" in page and "trials" in page
+
+
+def test_generating_the_report_leaves_the_global_random_state_alone(image_run: RunResult) -> None:
+    before = torch.random.get_rng_state()
+    render_html(image_run)
+    assert torch.equal(before, torch.random.get_rng_state())
+
+
+def test_write_outputs_writes_the_report_and_returns_its_path(tmp_path: Path, classification_check: RunResult) -> None:
+    path = write_outputs(classification_check, json_path=None, out_dir=str(tmp_path / "run"))
+    assert path == str(tmp_path / "run" / "report.html")
+    assert Path(path).read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "run" / "result.json").exists()
+    assert write_outputs(classification_check, json_path=None, out_dir=None) is None
+
+
+def test_jupyter_shows_the_same_page(classification_check: RunResult) -> None:
+    assert classification_check._repr_html_() == render_html(classification_check)
+
+
+@pytest.mark.parametrize("make", [toy.regression, toy.sequence])
+def test_regression_and_sequence_runs_render(make) -> None:
+    exp = make(meta={"kind": "text", "vocab": "abcdefghijkl"} if make is toy.sequence else {})
+    page = render_html(run_like(exp))
+    assert "this picture could not be drawn" not in page
+    assert "Prediction dynamics" in page
+    if make is toy.sequence:
+        assert "input, decoded" in page  # token ids shown as text through the vocabulary
+
+
+def test_trained_artifacts_hold_every_recording() -> None:
+    artifacts = trained_artifacts(toy.classification())
+    assert {"input_batch", "prediction_dynamics", "layer_stats", "final_history"} <= set(artifacts)
