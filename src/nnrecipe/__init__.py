@@ -20,6 +20,7 @@ __all__ = [
     "__version__",
     "check",
     "init_final_bias",
+    "load",
     "load_spec",
 ]
 
@@ -32,6 +33,7 @@ _LAZY = {
     "SpecError": "nnrecipe.errors",
     "DataError": "nnrecipe.errors",
     "load_spec": "nnrecipe.spec",
+    "load": "nnrecipe.loading",
     "check": "nnrecipe.runner",
     "init_final_bias": "nnrecipe.checks.skeleton.init_bias",
 }
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from nnrecipe.checks.skeleton.init_bias import init_final_bias
     from nnrecipe.errors import DataError, NnrecipeError, SpecError
     from nnrecipe.experiment import Experiment
+    from nnrecipe.loading import load
     from nnrecipe.results import CheckResult, RunResult, StepResult
     from nnrecipe.runner import check
     from nnrecipe.spec import load_spec

@@ -15,18 +15,22 @@ def load_spec(spec: str | Path | None = None) -> Experiment:
     """The experiment a spec describes. None means the built-in default, `mnist1d`."""
     from nnrecipe.builtin import BUILTINS, load_builtin
 
-    if spec is None:
-        return load_builtin("mnist1d")
-    text = str(spec)
+    text = "mnist1d" if spec is None else str(spec)
     if text in BUILTINS:
-        return load_builtin(text)
+        return _remember(load_builtin(text), text)
     path = Path(text)
     if path.suffix != ".py" and not path.exists():
         raise SpecError(
             f"spec {text!r}: expected a Python file defining experiment() or a built-in name "
             f"({', '.join(BUILTINS)}), but it is neither{did_you_mean(text, BUILTINS)}"
         )
-    return load_spec_file(path)
+    return _remember(load_spec_file(path), str(path.resolve()))
+
+
+def _remember(exp: Experiment, source: str) -> Experiment:
+    """Keep where the experiment came from in `meta["spec"]`, so a saved model can be rebuilt (`nnrecipe.load`)."""
+    exp.meta.setdefault("spec", source)
+    return exp
 
 
 def load_spec_file(path: Path) -> Experiment:

@@ -25,7 +25,7 @@ from torch import nn
 from nnrecipe.engine.data import Batch, loss_fn
 from nnrecipe.engine.loop import evaluate
 from nnrecipe.experiment import Experiment
-from nnrecipe.load import Ensemble, choose, save_model
+from nnrecipe.loading import Ensemble, choose, save_model
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.regularize import RegularizeThresholds, improves

@@ -344,9 +344,14 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, definition: Stud
             return study, _stored_definition(study, definition)
         for key, value in definition.to_attrs().items():
             study.set_user_attr(key, value)
-        study.enqueue_trial({p.name: p.clip(getattr(definition.base, p.name)) for p in definition.space},
+        study.enqueue_trial({p.name: p.clip(_settled_value(definition.base, p.name)) for p in definition.space},
                             user_attrs={"incumbent": True})
     return study, definition
+
+
+def _settled_value(base: TrainingConfig, name: str) -> Any:
+    value = getattr(base, name)
+    return 1.0 if name == "width" and value is None else value  # no width: the family's own size
 
 
 def _stored_definition(study: optuna.Study, fallback: StudyDefinition) -> StudyDefinition:

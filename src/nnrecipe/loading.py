@@ -1,0 +1,176 @@
+"""The final model of a run folder, saved by step 6 and loaded back by `nnrecipe.load(run_dir)`.
+
+`final/<name>.pt` holds one file per squeezed model (the ensemble, the distilled model, the longer training,
+the best single model) and `final/final.json` says which one the run chose on validation. Each member is
+saved three ways: its `TrainingConfig`, its weights, and the pickled module. Loading tries the pickled module
+first, which needs no spec at all when the model's class can be imported (every built-in's can, and so can
+classes from installed packages); otherwise the architecture is rebuilt from the spec the run was started
+with (a user's spec file: its path is stored, so that file must still be there; `load(..., spec=...)` points
+elsewhere), and the weights are loaded into it. Pickles run code when loaded: load only run folders you trust.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnrecipe.engine.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from nnrecipe.errors import UsageError, did_you_mean
+from nnrecipe.experiment import Experiment
+from nnrecipe.steps.config import TrainingConfig
+
+FINAL = "final"
+FORMAT = 1
+
+
+class Ensemble(nn.Module):
+    """Averages its members: softmax probabilities for classification and sequences, outputs for regression.
+
+    For classification and sequences the output is the log of the averaged probabilities: it works as logits
+    (argmax, cross-entropy, softmax all give the ensemble's figures), so the ensemble trains, evaluates and
+    predicts like any one model.
+    """
+
+    def __init__(self, members: Sequence[nn.Module], *, task: str) -> None:
+        super().__init__()
+        if not members:
+            raise UsageError("Ensemble: expected at least one member, but got none")
+        self.members = nn.ModuleList(members)
+        self.task = task
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = torch.stack([m(x) for m in self.members])  # (K, B, ...)
+        if self.task == "regression":
+            return outputs.mean(dim=0)
+        # log(mean_k softmax(out_k)) computed stably: logsumexp_k(log_softmax(out_k)) - log K
+        log_probs = torch.log_softmax(outputs.float(), dim=-1)
+        return torch.logsumexp(log_probs, dim=0) - torch.log(torch.tensor(float(len(self.members))))
+
+
+@dataclass
+class LoadedModel:
+    """A run's final model, ready for `predict`. `model` is the one module (an `Ensemble` for an ensemble)."""
+
+    model: nn.Module
+    members: list[nn.Module]
+    configs: list[TrainingConfig]
+    task: str
+    name: str
+    device: torch.device
+
+    @torch.no_grad()
+    def predict(self, inputs: Any, *, batch_size: int = 512) -> torch.Tensor:
+        """Class probabilities (B, C) for classification, (B, T, V) for sequences; the outputs for regression.
+
+        `inputs` is a batch tensor, or a Dataset of (input, target) pairs (the targets are ignored). The model
+        is used in eval mode and left in the mode it was in.
+        """
+        from nnrecipe.engine.loop import mode, predict
+
+        if isinstance(inputs, torch.Tensor):
+            with mode(self.model, False):
+                outputs = torch.cat([self.model(chunk.to(self.device)).float()
+                                     for chunk in inputs.split(batch_size)])
+        else:
+            outputs, _ = predict(self.model, inputs, device=self.device, batch_size=batch_size)
+        return outputs if self.task == "regression" else torch.softmax(outputs, dim=-1)
+
+
+def spec_source(exp: Experiment) -> str | None:
+    """What rebuilds the experiment: the built-in's name or the spec file's path (set by `load_spec`)."""
+    source = exp.meta.get("spec")
+    return str(source) if source is not None else None
+
+
+def _pickled(module: nn.Module) -> bytes | None:
+    """The module pickled, or None when its class cannot be imported by name (a class defined in a spec file)."""
+    buffer = io.BytesIO()
+    try:
+        torch.save(module, buffer)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return None
+    return buffer.getvalue()
+
+
+def save_model(folder: Path, name: str, *, members: Sequence[tuple[TrainingConfig, nn.Module]], exp: Experiment,
+               scores: dict[str, Any] | None = None) -> Path:
+    """Save a model (one member, or several making an ensemble) as `final/<name>.pt`."""
+    path = folder / FINAL / f"{name}.pt"
+    save_checkpoint(path, format=FORMAT, name=name, task=exp.task, experiment=exp.name, spec=spec_source(exp),
+                    scores=scores or {},
+                    members=[{"config": cfg.to_dict(), "state_dict": m.state_dict(), "module": _pickled(m)}
+                             for cfg, m in members])
+    return path
+
+
+def choose(folder: Path, name: str, *, table: list[dict[str, Any]]) -> None:
+    """Record which saved model the run chose (on validation), and the table it was chosen from."""
+    atomic_write_json(folder / FINAL / "final.json", {"chosen": name, "table": table})
+
+
+def load(run_dir: str | Path, *, which: str | None = None, spec: str | None = None,
+         device: str | torch.device = "cpu") -> LoadedModel:
+    """The model a run chose (or `which`: "ensemble", "distilled", "longer", "best"), ready for `predict`.
+
+    The architecture comes from the pickled modules when their classes import; else from `spec` (default: the
+    spec the run was started with: a built-in's name, or the spec file's path, which must still exist).
+    """
+    final = Path(run_dir) / FINAL
+    chosen_file = final / "final.json"
+    if not chosen_file.exists():
+        raise UsageError(f"load: expected a run folder with {FINAL}/final.json (written by step 6 of `nnrecipe run`), "
+                         f"but {str(run_dir)!r} has none")
+    available = sorted(p.stem for p in final.glob("*.pt"))
+    name = which or json.loads(chosen_file.read_text())["chosen"]
+    if name not in available:
+        raise UsageError(f"load: expected one of {available}, but got {name!r}{did_you_mean(name, available)}")
+    saved = load_checkpoint(final / f"{name}.pt")
+    target = torch.device(device)
+    configs = [TrainingConfig.from_dict(m["config"]) for m in saved["members"]]
+    members = _rebuild(saved, spec=spec)
+    members = [m.to(target).eval() for m in members]
+    model = members[0] if len(members) == 1 else Ensemble(members, task=saved["task"]).to(target).eval()
+    return LoadedModel(model=model, members=members, configs=configs, task=saved["task"], name=name, device=target)
+
+
+def _rebuild(saved: dict[str, Any], *, spec: str | None) -> list[nn.Module]:
+    members: list[nn.Module] = []
+    exp: Experiment | None = None
+    for record in saved["members"]:
+        module = _unpickle(record["module"])
+        if module is None:
+            if exp is None:
+                exp = _experiment(spec or saved.get("spec"))
+            from nnrecipe.steps.training import model_factory
+
+            module = model_factory(exp, TrainingConfig.from_dict(record["config"]))()
+        module.load_state_dict(record["state_dict"])
+        members.append(module)
+    return members
+
+
+def _unpickle(data: bytes | None) -> nn.Module | None:
+    if data is None:
+        return None
+    try:
+        module = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    except (ModuleNotFoundError, AttributeError, ImportError, pickle.UnpicklingError):
+        return None  # the class is not importable here: rebuild it from the spec
+    return module if isinstance(module, nn.Module) else None
+
+
+def _experiment(spec: str | None) -> Experiment:
+    from nnrecipe.spec import load_spec
+
+    if spec is None:
+        raise UsageError("load: the model's class cannot be imported and the run recorded no spec; pass "
+                         "spec='path/to/spec.py' (the spec the run was made with)")
+    return load_spec(spec)

@@ -1,0 +1,214 @@
+"""Step 5: the search space from step 4's findings, per-trial random draws, pruning, the report, SQLite resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import tiny_spec
+import torch
+from optuna.trial import TrialState
+
+from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.tune import (
+    TUNE_BUDGETS,
+    Heartbeat,
+    StudyDefinition,
+    TrialRunner,
+    TrialSeededSampler,
+    best_so_far,
+    definition_for,
+    importance,
+    knobs_that_matter,
+    open_storage,
+    open_study,
+    redact,
+    run_trials,
+    search_space,
+    summarize,
+)
+
+SPEC = str(Path(tiny_spec.__file__))
+BASE = TrainingConfig(width=1.0, depth=1, lr=3e-3, batch_size=32, epochs=3)
+
+
+def _row(change: str, acc: float, *, kept: bool) -> dict[str, object]:
+    return {"change": change, "val_accuracy": acc, "kept": kept}
+
+
+def test_knobs_that_moved_the_score_either_way_matter_and_noise_does_not() -> None:
+    tried = [_row("baseline", 0.90, kept=True),
+             _row("augment", 0.95, kept=True),        # helped: matters
+             _row("weight-decay", 0.951, kept=False),  # within the noise margin (0.002): not a knob anyway
+             _row("dropout", 0.9505, kept=False),      # within the margin: does not matter
+             _row("smaller-model", 0.80, kept=False),  # hurt a lot: the width matters
+             {"change": "larger-model", "config": "...", "kept": False, "note": "not tried: no family"},
+             _row("smaller-batch", 0.9510, kept=False)]  # compared with 0.95 (augment, the last kept)
+    found = knobs_that_matter(tried, metric="accuracy", higher_is_better=True)
+    assert set(found) == {"augment", "width"}
+    assert "0.95 -> 0.8" in found["width"]
+
+
+def test_the_space_puts_lr_and_weight_decay_first_around_the_settled_config() -> None:
+    space = search_space(BASE.replace(batch_size=64, width=2.0), {"batch_size": "x", "width": "y"})
+    assert [p.name for p in space] == ["lr", "weight_decay", "width", "batch_size"]
+    lr = space[0]
+    assert lr.kind == "log" and lr.low == pytest.approx(3e-4) and lr.high == pytest.approx(3e-2)
+    assert space[2].low == pytest.approx(1.0) and space[2].high == pytest.approx(4.0)
+    assert space[3].choices == (32, 64, 128)
+
+
+def test_random_draws_depend_only_on_seed_trial_number_and_parameter() -> None:
+    def draws(seed: int, trials: int) -> list[dict[str, float]]:
+        study = optuna.create_study(sampler=TrialSeededSampler(seed))
+        out = []
+        for _ in range(trials):
+            t = study.ask()
+            out.append({"lr": t.suggest_float("lr", 1e-4, 1e-1, log=True), "c": t.suggest_categorical("c", [1, 2, 3])})
+            study.tell(t, 0.0)
+        return out
+
+    first, again, other = draws(1, 6), draws(1, 6), draws(2, 6)
+    assert first == again  # a second worker or a resumed run draws the same configuration for the same trial
+    assert first != other
+    assert len({d["lr"] for d in first}) == 6  # each trial number draws anew
+    assert all(1e-4 <= d["lr"] <= 1e-1 for d in first)
+
+
+def _definition(exp: object = None) -> StudyDefinition:
+    return definition_for(exp or tiny_spec.experiment(), BASE, seed=1, tried=None)
+
+
+def test_trial_zero_is_the_settled_configuration_and_trials_keep_their_weights() -> None:
+    exp = tiny_spec.experiment()
+    study, definition = open_study(open_storage(None), "s", _definition(exp), budget=TUNE_BUDGETS["quick"])
+    runner = TrialRunner(exp, definition, 3, torch.device("cpu"), None)
+    assert run_trials(study, runner, trials=3) == 3
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert trials[0].params["lr"] == pytest.approx(BASE.lr) and trials[0].user_attrs["incumbent"]
+    assert len({t.params["lr"] for t in trials}) == 3
+    for t in trials:
+        if t.state == TrialState.COMPLETE:
+            saved = runner.in_memory[t.number]
+            assert TrainingConfig.from_dict(saved["config"]).lr == pytest.approx(t.params["lr"])
+            assert t.value == pytest.approx(t.user_attrs["val"]["accuracy"])
+
+
+class _PruneAfterFirstEpoch(optuna.pruners.BasePruner):
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return bool(trial.intermediate_values) and max(trial.intermediate_values) >= 1
+
+
+def test_a_trial_the_pruner_stops_is_pruned_after_the_epoch_it_was_judged() -> None:
+    exp = tiny_spec.experiment()
+    definition = _definition(exp)
+    study = optuna.create_study(direction="maximize", pruner=_PruneAfterFirstEpoch(),
+                                sampler=TrialSeededSampler(0))
+    runner = TrialRunner(exp, definition, 5, torch.device("cpu"), None)
+    run_trials(study, runner, trials=1)
+    trial = study.trials[0]
+    assert trial.state == TrialState.PRUNED
+    assert sorted(trial.intermediate_values) == [0, 1] and trial.user_attrs["epochs_run"] == 2
+    assert trial.number not in runner.in_memory  # only completed trials keep weights
+
+
+def _synthetic_study(n: int) -> optuna.Study:
+    """Trials whose score depends on lr only: importance must say so."""
+    study = optuna.create_study(direction="maximize")
+    dists = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+             "weight_decay": optuna.distributions.FloatDistribution(1e-5, 0.3, log=True)}
+    gen = torch.Generator().manual_seed(0)
+    for i in range(n):
+        lr, wd = 10 ** (-4 + 3 * torch.rand(1, generator=gen).item()), 10 ** (-5 + 4 * torch.rand(1, generator=gen).item())
+        value = 1 - abs(math.log10(lr) + 2.5) / 3
+        study.add_trial(optuna.trial.create_trial(params={"lr": lr, "weight_decay": wd}, distributions=dists,
+                                                  value=value))
+    return study
+
+
+def test_importance_finds_the_parameter_the_score_depends_on_and_declines_with_too_few_trials() -> None:
+    found = importance(_synthetic_study(12))
+    assert found["available"] and found["values"]["lr"] > found["values"]["weight_decay"]
+    few = importance(_synthetic_study(3))
+    assert not few["available"] and "needs 4" in few["reason"]
+
+
+def test_best_so_far_never_gets_worse_and_counts_every_finished_trial() -> None:
+    study = _synthetic_study(8)
+    curve = best_so_far(study, higher_is_better=True)
+    assert [p["trials"] for p in curve] == list(range(1, 9))
+    bests = [p["best"] for p in curve]
+    assert bests == sorted(bests) and bests[-1] == pytest.approx(study.best_value)
+
+
+def test_the_report_has_the_trials_the_best_config_and_says_when_none_completed() -> None:
+    exp = tiny_spec.experiment()
+    study, definition = open_study(open_storage(None), "s", _definition(exp), budget=TUNE_BUDGETS["quick"])
+    run_trials(study, TrialRunner(exp, definition, 2, torch.device("cpu"), None), trials=2)
+    result = summarize(study, definition, storage=None)
+    assert result.status == "pass" and len(result.details["trials"]) == 2
+    assert result.details["best"]["value"] == pytest.approx(study.best_value)
+
+    broken = exp.replace(model=lambda: torch.nn.Linear(3, 4))  # wrong input size: every trial raises
+    definition = definition_for(broken, TrainingConfig(batch_size=32, epochs=2), seed=1, tried=[])
+    study, definition = open_study(open_storage(None), "t", definition, budget=TUNE_BUDGETS["quick"])
+    run_trials(study, TrialRunner(broken, definition, 2, torch.device("cpu"), None), trials=2)
+    result = summarize(study, definition, storage=None)
+    assert result.status == "fail" and "no trial completed" in result.summary and "2 failed" in result.summary
+
+
+def test_storage_urls_are_reported_without_their_password() -> None:
+    assert redact("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
+    assert redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+# -- SQLite resume: a tuning run killed and started again does not redo its finished trials
+
+
+def _tune_cmd(out: Path, trials: int) -> list[str]:
+    return [sys.executable, "-m", "nnrecipe", "tune", SPEC, "--out", str(out), "--study", "resume",
+            "--trials", str(trials), "--budget", "quick", "--heartbeat", "1", "--device", "cpu"]
+
+
+def _finished(url: str) -> list[optuna.trial.FrozenTrial]:
+    with warnings_quiet():
+        study = optuna.load_study(study_name="resume", storage=open_storage(url, heartbeat=Heartbeat(interval=1, grace=3)))
+    return [t for t in study.get_trials() if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+def warnings_quiet():  # type: ignore[no-untyped-def]
+    from nnrecipe.steps.tune import quiet_optuna
+
+    return quiet_optuna()
+
+
+@pytest.mark.timeout(240)
+def test_a_killed_tuning_run_resumes_without_redoing_finished_trials(tmp_path: Path) -> None:
+    out, url = tmp_path / "run", f"sqlite:///{tmp_path / 'run' / 'tune' / 'study.db'}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_tune_cmd(out, 40), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / "tune" / "study.db").exists() and len(_finished(url)) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = {t.number: (t.state, t.value, t.datetime_complete) for t in _finished(url)}
+    assert len(before) >= 2
+    total = len(before) + 2
+    again = subprocess.run(_tune_cmd(out, total), env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr[-2000:]
+    after = {t.number: (t.state, t.value, t.datetime_complete) for t in _finished(url)}
+    assert len(after) == total  # only the remainder ran
+    assert {n: after[n] for n in before} == before  # the finished trials are untouched, not redone
