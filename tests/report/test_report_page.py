@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -105,3 +106,22 @@ def test_regression_and_sequence_runs_render(make) -> None:
 def test_trained_artifacts_hold_every_recording() -> None:
     artifacts = trained_artifacts(toy.classification())
     assert {"input_batch", "prediction_dynamics", "layer_stats", "final_history"} <= set(artifacts)
+
+
+def test_data_check_pictures_draw_their_samples() -> None:
+    img = np.arange(64, dtype=float).reshape(8, 8)
+    sample = {"split": "train", "index": 3}
+    checks = (
+        CheckResult("duplicates", "data", "warn", "1 pair", artifacts={"pairs": [
+            {"a": sample, "b": sample, "a_input": img, "b_input": None, "a_target": 1, "b_target": 1}]}),
+        CheckResult("label-issues", "data", "warn", "1 label", artifacts={"candidates": [
+            {"sample": sample, "given": 1, "predicted": 2, "confidence": 0.01, "input": np.ones(40)}]}),
+        CheckResult("outliers", "data", "pass", "none", artifacts={
+            "histograms": {"brightness": np.histogram(np.arange(100.0), bins=10), "height": (np.array([5.0]), np.array([0.0, 1.0]))},
+            "extremes": {"brightness": {"low": [{"value": 0.0, "z": -3.0, "input": img}], "high": [{"value": 99.0, "z": 3.0, "input": "text"}]}}}),
+        CheckResult("class-balance", "data", "pass", "ok", artifacts={"counts": {"train": np.array([5, 7]), "val": np.array([2, 3])},
+                                                                       "class_names": [XSS, "b"]}),
+    )
+    page = render_html(RunResult("x", checks=checks))
+    assert page.count("<img") == 4
+    assert "could not be drawn" not in page

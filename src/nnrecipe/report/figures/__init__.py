@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nnrecipe.report.figures import inputs, skeleton, training
+from nnrecipe.report.figures import data, inputs, skeleton, training
 from nnrecipe.report.figures.base import Picture, Table, draw
 from nnrecipe.results import CheckResult, StepResult
 
@@ -20,6 +20,17 @@ __all__ = ["CHECK_FIGURES", "RUN_FIGURES", "STEP_FIGURES", "Picture", "RunFigure
 
 #: check id -> fn(CheckResult) -> Figure | Table | None
 CHECK_FIGURES: dict[str, Callable[[CheckResult], Any]] = {
+    # step 1: become one with the data
+    "corrupt": data.corrupt,
+    "class-balance": data.class_balance,
+    "duplicates": data.pairs,
+    "near-duplicates": data.pairs,
+    "split-leakage": data.pairs,
+    "label-conflicts": data.pairs,
+    "input-stats": data.input_stats,
+    "outliers": data.outliers,
+    "label-issues": data.label_issues,
+    "sequence-alignment": data.fractions_table,
     # step 2: end-to-end skeleton
     "init-loss": skeleton.init_loss,
     "overfit-one-batch": skeleton.overfit_one_batch,

@@ -58,10 +58,15 @@ class Picture:
     note: str | None = None
 
 
-def new_figure(*, height: float, width: float = WIDTH) -> Figure:
-    """A pyplot-free figure with constrained layout (labels never overlap)."""
+def new_figure(*, height: float, width: float = WIDTH, grid: bool = False) -> Figure:
+    """A pyplot-free figure with constrained layout (labels never overlap); `grid=True` for grids of
+    thumbnails, laid out by fixed margins instead: constrained layout costs ~30 ms an axis."""
     from matplotlib.figure import Figure
 
+    if grid:
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9, wspace=0.15, hspace=0.45)
+        return fig
     return Figure(figsize=(width, height), layout="constrained")
 
 

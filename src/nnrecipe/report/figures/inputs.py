@@ -75,7 +75,7 @@ def _image_grid(x: np.ndarray, labels: list[str] | None) -> Any:
     lo, hi = float(np.nanmin(images)), float(np.nanmax(images))
     cols = min(8, len(images))
     rows = -(-len(images) // cols)
-    fig = new_figure(height=1.15 * rows + 0.3, width=min(9.0, 1.1 * cols + 0.4))
+    fig = new_figure(height=1.15 * rows + 0.4, width=min(9.0, 1.1 * cols + 0.4), grid=True)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for i, ax in enumerate(axes):
         ax.axis("off")
@@ -96,7 +96,8 @@ def _signals(x: np.ndarray, labels: list[str] | None) -> Any:
     x = x[: SHOWN["signal"]]
     cols = 4
     rows = -(-len(x) // cols)
-    fig = new_figure(height=1.3 * rows + 0.2)
+    fig = new_figure(height=1.3 * rows + 0.3, grid=True)
+    fig.subplots_adjust(left=0.05, bottom=0.08, top=0.93, hspace=0.5)
     axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True)).ravel()
     for i, ax in enumerate(axes):
         if i >= len(x):

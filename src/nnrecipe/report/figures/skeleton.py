@@ -28,7 +28,7 @@ def init_loss(check: CheckResult) -> Any:
         ax.set(xlabel="class", ylabel="probability", title="class distribution at initialization")
         if len(ids) <= 30:
             ax.set_xticks(ids)
-        ax.legend()
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.1), ncol=2)
     _loss_range(axes[1], ev)
     return fig
 
@@ -43,7 +43,11 @@ def _loss_range(ax: Any, ev: Any) -> None:
     ax.plot(np.arange(len(per_init)), per_init, "o", color="#0969da", label="measured (per init)")
     ax.axhline(ev["measured"], color="#0969da", ls="--", lw=1, label="measured (mean)")
     ax.set(xlabel="initialization", ylabel="loss", title="loss at init", xticks=range(len(per_init)))
-    ax.legend(loc="best")
+    # Scale to the theory, not to the spread between inits: 2.3025 vs 2.3036 must not look far apart.
+    values = [v for v in [*per_init, low, high] if v is not None and np.isfinite(v)]
+    if values:
+        ax.set_ylim(min(0.0, min(values)), max(values) * 1.35)
+    ax.legend(loc="lower center")
 
 
 def overfit_one_batch(check: CheckResult) -> Any:

@@ -128,7 +128,7 @@ def _filter_grid(init: np.ndarray, final: np.ndarray) -> Any:
     count = min(len(final), 32)
     cols = min(count, 16)
     rows = -(-count // cols)
-    fig = new_figure(height=0.62 * rows * 2 + 0.6)
+    fig = new_figure(height=0.62 * rows * 2 + 0.6, grid=True)
     subfigs: Any = fig.subfigures(2, 1)
     for sub, w, when in ((subfigs[0], init, "at initialization"), (subfigs[1], final, "after training")):
         axes = np.atleast_1d(sub.subplots(rows, cols)).ravel()
