@@ -1,7 +1,9 @@
-"""scikit-learn's bundled diabetes regression set (442 patients, 10 features), with an MLP.
+"""scikit-learn's diabetes data: predict disease progression after one year from 10 baseline measurements.
 
-Features and the target are standardized with the training split's statistics; each target is a float32
-tensor of shape (1,), matching the model's (B, 1) output. Splits: 60/20/20 with a fixed seed.
+442 patients, bundled with scikit-learn (offline). Inputs are float32 tensors of shape (10,), each feature
+standardized with the training split's statistics; targets are float32 tensors of shape (1,), standardized the
+same way (so an MSE of 1.0 is what predicting the training mean scores), matching the model's (B, 1) output.
+Splits: 60/20/20 with a fixed seed (266 train / 88 val / 88 test).
 """
 
 from __future__ import annotations
@@ -16,63 +18,63 @@ from torch import nn
 from nnrecipe.builtin._common import fraction_sizes, scaled, standardizer, tensor_dataset
 from nnrecipe.experiment import Experiment
 
+FEATURES = 10
 SPLIT_SEED = 0
 DEFAULT_DEPTH = 2
-BASE_WIDTH = 64
-NOISE = 0.05  # feature noise in standardized units: smaller than the measurement noise of such clinical data
+BASE_HIDDEN = 64
+NOISE_STD = 0.05  # in standardized units: small next to each feature's spread of 1, so labels stay valid
 
 
 @functools.lru_cache(maxsize=1)
-def _arrays() -> tuple[tuple[np.ndarray, ...], list[str]]:
+def _arrays() -> tuple[tuple[np.ndarray, ...], tuple[str, ...]]:
+    """((x_train, y_train, x_val, y_val, x_test, y_test), feature names), standardized; made once."""
     from sklearn.datasets import load_diabetes
 
-    data = load_diabetes()
-    x, y = data.data.astype(np.float32), data.target.astype(np.float32)[:, None]
-    order = np.random.RandomState(SPLIT_SEED).permutation(len(x))  # a private generator: global state untouched
-    n_train, n_val, _ = fraction_sizes(len(x), (0.6, 0.2, 0.2))
-    train, val, test = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
-    x_mean, x_std = standardizer(x[train])
-    y_mean, y_std = standardizer(y[train])
-
-    def nx(idx: np.ndarray) -> np.ndarray:
-        return ((x[idx] - x_mean) / x_std).astype(np.float32)
-
-    def ny(idx: np.ndarray) -> np.ndarray:
-        return ((y[idx] - y_mean) / y_std).astype(np.float32)
-
-    arrays = (nx(train), ny(train), nx(val), ny(val), nx(test), ny(test))
-    return arrays, list(data.feature_names)
+    data = load_diabetes(scaled=False)
+    x, y = data.data.astype(np.float64), data.target.astype(np.float64)[:, None]
+    order = np.random.RandomState(SPLIT_SEED).permutation(len(y))  # private generator: global state untouched
+    sizes = fraction_sizes(len(y), (0.6, 0.2, 0.2))
+    splits = np.split(order, np.cumsum(sizes)[:-1])
+    x_mean, x_std = standardizer(x[splits[0]])
+    y_mean, y_std = standardizer(y[splits[0]])
+    arrays = tuple(
+        a.astype(np.float32)
+        for idx in splits
+        for a in ((x[idx] - x_mean) / x_std, (y[idx] - y_mean) / y_std)
+    )
+    return arrays, tuple(data.feature_names)
 
 
 class MLP(nn.Module):
+    """Linear-ReLU hidden layers and a linear output of one value."""
+
     def __init__(self, *, width: float = 1.0, depth: int = DEFAULT_DEPTH, dropout: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        d_in = 10
+        size = FEATURES
         for _ in range(depth):
-            d_out = scaled(BASE_WIDTH, width)
-            layers += [nn.Linear(d_in, d_out), nn.ReLU()]
+            hidden = scaled(BASE_HIDDEN, width)
+            layers += [nn.Linear(size, hidden), nn.ReLU()]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
-            d_in = d_out
+            size = hidden
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(d_in, 1)
-        with torch.no_grad():  # start near the (standardized) target mean of 0
-            self.head.weight.mul_(0.1)
-            self.head.bias.zero_()
+        self.out = nn.Linear(size, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))  # (B, 1)
+        return self.out(self.body(x))  # (B, 1)
 
 
 def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
-    """A factory of MLPs: `width` scales the hidden units, `depth` is the number of hidden layers."""
-    return functools.partial(MLP, width=width, depth=DEFAULT_DEPTH if depth is None else depth, dropout=dropout)
+    """A factory of MLP: `width` scales the hidden units, `depth` is the number of hidden layers (0: linear)."""
+    depth = DEFAULT_DEPTH if depth is None else depth
+    return functools.partial(MLP, width=width, depth=depth, dropout=dropout)
 
 
 def batch_augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Small Gaussian noise on the standardized features (targets kept)."""
-    return x + NOISE * torch.randn(x.shape, generator=generator, dtype=x.dtype), y
+    """Small gaussian noise on the standardized features; the targets are kept."""
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return x + NOISE_STD * noise, y
 
 
 def experiment() -> Experiment:
@@ -86,14 +88,15 @@ def experiment() -> Experiment:
         test=as_ds(x_test, y_test),
         model=model_family(),
         batch_size=32,
-        epochs=50,
+        epochs=100,
         seed=0,
         meta={
             "kind": "table",
-            "description": "scikit-learn's diabetes progression: 442 patients, 10 standardized features.",
+            "description": "scikit-learn diabetes: regress one-year disease progression from 10 patient features.",
+            # Linear regression explains about half the variance on this data (R^2 ~0.5, so ~0.5 MSE here).
             "reference": {},
             "model_family": model_family,
             "batch_augment": batch_augment,
-            "feature_names": names,
+            "feature_names": list(names),
         },
     )

@@ -1,7 +1,8 @@
-"""scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes), with a small 2-D conv net.
+"""scikit-learn's handwritten digits: 1,797 grey 8x8 images of 10 classes, bundled with scikit-learn (offline).
 
-Inputs are float32 tensors of shape (1, 8, 8): pixel values 0-16 scaled to [0, 1], then standardized with
-the training split's mean and std. Splits: 60/20/20, stratified, fixed seed.
+Inputs are float32 tensors of shape (1, 8, 8): pixels scaled from 0-16 to [0, 1], then standardized with the
+training split's single mean and std. Targets are int64 class ids. Splits: stratified 60/20/20 with a fixed
+seed (1,079 train / 359 val / 359 test).
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nnrecipe.builtin._common import fraction_sizes, quiet_head, scaled, standardizer, stratified_split, tensor_dataset
 from nnrecipe.experiment import Experiment
 
 CLASSES = 10
+IMAGE_SHAPE = (1, 8, 8)
 SPLIT_SEED = 0
 DEFAULT_DEPTH = 2
 BASE_CHANNELS = 16
-MAX_SHIFT = 1  # pixels: an 8x8 digit moved by one pixel is still the same digit
+MAX_ROTATION = 0.17  # radians, about 10 degrees: a digit tilted this much is still the same digit
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,61 +31,71 @@ def _arrays() -> tuple[np.ndarray, ...]:
     """(x_train, y_train, x_val, y_val, x_test, y_test), standardized; made once per process."""
     from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    x = (digits.images.astype(np.float32) / 16.0)[:, None]  # (N, 1, 8, 8)
-    y = digits.target.astype(np.int64)
-    train, val, test = stratified_split(y, fraction_sizes(len(y), (0.6, 0.2, 0.2)), seed=SPLIT_SEED)
-    mean, std = standardizer(x[train], axis=None)
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8) in [0, 1]
+    y = data.target.astype(np.int64)
+    splits = stratified_split(y, fraction_sizes(len(y), (0.6, 0.2, 0.2)), seed=SPLIT_SEED)
+    mean, std = standardizer(x[splits[0]], axis=None)
+    return tuple(a for idx in splits for a in (((x[idx] - mean) / std).astype(np.float32), y[idx]))
 
-    def norm(a: np.ndarray) -> np.ndarray:
-        return ((a - mean) / std).astype(np.float32)
 
-    return norm(x[train]), y[train], norm(x[val]), y[val], norm(x[test]), y[test]
+def _block(c_in: int, c_out: int, *, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    if dropout > 0:
+        layers.append(nn.Dropout2d(dropout))
+    return nn.Sequential(*layers)
 
 
 class ConvNet2d(nn.Module):
-    """conv-BN-ReLU blocks at 8x8 (the second halves the size), then a linear head over the flattened map.
-
-    No global pooling: at 8x8 where a stroke sits is most of what tells the digits apart.
-    """
+    """conv-BN-ReLU blocks (channels double each block, max-pool after the first), average pool, linear head."""
 
     def __init__(self, *, width: float = 1.0, depth: int = DEFAULT_DEPTH, dropout: float = 0.0) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
+        blocks: list[nn.Module] = []
         c_in = 1
         for i in range(depth):
             c_out = scaled(BASE_CHANNELS * 2 ** min(i, 2), width)
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=2 if i == 1 else 1, padding=1, bias=False),
-                       nn.BatchNorm2d(c_out), nn.ReLU()]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+            blocks.append(_block(c_in, c_out, dropout=dropout))
+            if i == 0:
+                blocks.append(nn.MaxPool2d(2))  # 8x8 -> 4x4: enough resolution left for an 8x8 digit
             c_in = c_out
-        self.features = nn.Sequential(*layers)
-        side = 8 // 2 if depth >= 2 else 8
-        self.head = quiet_head(nn.Linear(c_in * side * side, CLASSES))
+        self.features = nn.Sequential(*blocks)
+        self.head = quiet_head(nn.Linear(c_in, CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x)  # (B, C, H', W')
-        return self.head(h.flatten(1))  # (B, classes)
+        return self.head(h.mean(dim=(-2, -1)))  # (B, classes)
 
 
 def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
     """A factory of ConvNet2d: `width` scales the channels, `depth` is the number of conv blocks."""
-    return functools.partial(ConvNet2d, width=width, depth=DEFAULT_DEPTH if depth is None else depth, dropout=dropout)
+    depth = DEFAULT_DEPTH if depth is None else depth
+    return functools.partial(ConvNet2d, width=width, depth=depth, dropout=dropout)
 
 
 def batch_augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random shifts of up to MAX_SHIFT pixels in each direction, filled with the background value (labels kept)."""
-    batch = x.shape[0]
-    background = x.amin()
-    padded = nn.functional.pad(x, (MAX_SHIFT,) * 4, value=float(background))  # (B, 1, 8+2s, 8+2s)
-    dy = torch.randint(0, 2 * MAX_SHIFT + 1, (batch,), generator=generator)
-    dx = torch.randint(0, 2 * MAX_SHIFT + 1, (batch,), generator=generator)
-    size = x.shape[-1]
-    rows = (dy[:, None] + torch.arange(size)[None]).view(batch, 1, size, 1).expand(batch, x.shape[1], size, padded.shape[-1])
-    shifted = torch.gather(padded, 2, rows)  # (B, 1, 8, 8+2s)
-    cols = (dx[:, None] + torch.arange(size)[None]).view(batch, 1, 1, size).expand(batch, x.shape[1], size, size)
-    return torch.gather(shifted, 3, cols), y
+    """Per image: a shift of -1, 0 or +1 pixel on each axis and a rotation of up to MAX_ROTATION; labels kept.
+
+    One affine_grid + grid_sample does both; the border is filled with the standardized background value.
+    """
+    batch, _, height, width = x.shape
+    angle = MAX_ROTATION * (2 * torch.rand(batch, generator=generator) - 1)
+    shift = torch.randint(-1, 2, (batch, 2), generator=generator).float()
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(batch, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    theta[:, 0, 2] = shift[:, 0] * 2 / width  # normalized coordinates span 2 over the image
+    theta[:, 1, 2] = shift[:, 1] * 2 / height
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    background = _background()
+    moved = F.grid_sample(x - background, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved + background, y
+
+
+def _background() -> float:
+    """The standardized value of a blank (0) pixel, so pixels moved in from outside look like paper."""
+    x_train = _arrays()[0]
+    return float(x_train.min())
 
 
 def experiment() -> Experiment:
@@ -102,10 +115,10 @@ def experiment() -> Experiment:
         seed=0,
         meta={
             "kind": "image",
-            "description": "scikit-learn's 8x8 handwritten digits: 1,797 grey images of 10 classes.",
+            "description": "scikit-learn digits: classify 8x8 greyscale images of handwritten digits 0-9.",
             "reference": {},
             "model_family": model_family,
             "batch_augment": batch_augment,
-            "image_shape": (1, 8, 8),
+            "image_shape": IMAGE_SHAPE,
         },
     )

@@ -26,6 +26,9 @@ VAL_SIZE = 500
 SPLIT_SEED = 0
 MAX_SHIFT = 8  # positions; the generator itself translates signals circularly, so shifts keep the label
 SCALE_RANGE = 0.2  # +-20% amplitude, the generator's own scale_coeff of 0.4 spans the same range
+# A random linear trend (shear) of up to +-SHEAR across the signal, in standardized units. The generator
+# shears by up to +-0.375 raw units, about +-2.5 standardized, so this stays inside the data's own range.
+SHEAR = 1.5
 DEFAULT_DEPTH = 3
 BASE_CHANNELS = 32
 
@@ -88,14 +91,16 @@ def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 
 
 
 def batch_augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random circular shifts of up to MAX_SHIFT positions and amplitude scaling, per signal (labels kept)."""
+    """Per signal: a random circular shift (up to MAX_SHIFT), amplitude scaling and shear; labels are kept."""
     batch, length = x.shape[0], x.shape[-1]
     shifts = torch.randint(-MAX_SHIFT, MAX_SHIFT + 1, (batch, 1), generator=generator)
     index = (torch.arange(length).unsqueeze(0) - shifts) % length  # (B, L): out[t] = in[t - shift]
     index = index.view(batch, *([1] * (x.dim() - 2)), length).expand_as(x)
     scale = 1 + SCALE_RANGE * (2 * torch.rand(batch, generator=generator) - 1)
     scale = scale.view(batch, *([1] * (x.dim() - 1))).to(x.dtype)
-    return torch.gather(x, -1, index) * scale, y
+    shear = SHEAR * (2 * torch.rand(batch, generator=generator) - 1)
+    trend = shear.view(batch, *([1] * (x.dim() - 1))) * torch.linspace(-0.5, 0.5, length)  # (B, ..., L)
+    return torch.gather(x, -1, index) * scale + trend.to(x.dtype), y
 
 
 def experiment() -> Experiment:
