@@ -9,8 +9,8 @@ from nnrecipe.steps.state import RunState
 STEP_DESCRIPTIONS = {
     "data": "become one with the data",
     "skeleton": "end-to-end skeleton and dumb baselines",
-    "overfit": "overfit: a model large enough to fit the training set",
-    "regularize": "regularize: trade training loss for validation score",
+    "overfit": "a model large enough to fit the training set",
+    "regularize": "trade some training loss for validation score",
 }
 
 
