@@ -61,10 +61,10 @@ def prediction_dynamics(art: Mapping[str, Any]) -> Any:
     n = outputs.shape[1]
     p_true = outputs[:, np.arange(n), targets.astype(int)].T  # (N, E)
     names = label_names(art.get("class_names"), outputs.shape[2])
-    rows = [f"#{i} · {names[int(t)]}" for i, t in enumerate(targets)]
+    rows = [f"#{i} · {_clip(names[int(t)], 20)}" for i, t in enumerate(targets)]
     predicted = outputs.argmax(-1).T  # (N, E)
     return _heatmap(p_true, rows, ticks, "probability given to the true class; the text is the predicted class",
-                    [[names[int(c)] for c in row] for row in predicted])
+                    [[_clip(names[int(c)], 6) for c in row] for row in predicted])
 
 
 def _heatmap(values: np.ndarray, rows: list[str], ticks: list[str], title: str, text: list[list[str]] | None) -> Any:
@@ -175,6 +175,11 @@ def layer_statistics(art: Mapping[str, Any]) -> Any:
             ax.axhline(1e-3, color="#6e7781", ls="--", lw=1, label="~1e-3: healthy")
         ax.legend()
     return fig
+
+
+def _clip(text: str, limit: int) -> str:
+    """Long class names would spill over the neighbouring cells."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _short(name: str, limit: int = 28) -> str:
