@@ -15,7 +15,6 @@ import numpy as np
 from nnrecipe.report.figures.base import Table, label_names, new_figure
 from nnrecipe.results import CheckResult
 
-
 #: properties drawn by the outliers picture, and samples shown at each end of each
 SHOWN_PROPERTIES = 4
 SHOWN_EXTREMES = 2
