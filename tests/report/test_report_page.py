@@ -125,3 +125,21 @@ def test_data_check_pictures_draw_their_samples() -> None:
     page = render_html(RunResult("x", checks=checks))
     assert page.count("<img") == 4
     assert "could not be drawn" not in page
+
+
+def test_cli_check_writes_the_report_and_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nnrecipe.cli import main
+
+    spec = Path(__file__).parents[1] / "spec_files" / "good.py"
+    code = main(["check", str(spec), "--only", "init-loss", "--out", str(tmp_path / "r"), "--device", "cpu"])
+    assert code == 0
+    assert (tmp_path / "r" / "report.html").exists()
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_cli_tensorboard_without_a_folder_is_a_usage_error() -> None:
+    from nnrecipe.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "digits", "--tensorboard"])
+    assert exit_info.value.code == 2
