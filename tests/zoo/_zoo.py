@@ -62,9 +62,12 @@ def _sentences(n: int, seed: int = 0) -> str:
     import random
 
     rng = random.Random(seed)
-    adjs = ["small", "quick", "silent", "noisy", "deep", "shallow", "clean", "broken"]
-    nouns = ["network", "batch", "gradient", "layer", "model", "loss", "label", "optimizer"]
-    verbs = ["trains", "breaks", "fits", "learns", "fails", "ignores", "follows", "overfits"]
+    adjs = ["small", "quick", "silent", "noisy", "deep", "shallow", "clean", "broken", "wide", "narrow", "old",
+            "new", "slow", "dense", "sparse", "tiny"]
+    nouns = ["network", "batch", "gradient", "layer", "model", "loss", "label", "optimizer", "kernel", "token",
+             "weight", "bias", "image", "sample", "tensor", "graph"]
+    verbs = ["trains", "breaks", "fits", "learns", "fails", "ignores", "follows", "overfits", "sees", "masks",
+             "scales", "copies", "shifts", "drops", "clips", "stacks"]
     words = lambda: f"the {rng.choice(adjs)} {rng.choice(nouns)} {rng.choice(verbs)} the {rng.choice(adjs)} {rng.choice(nouns)}"  # noqa: E731
     return " ".join(words() + "." for _ in range(n))
 
@@ -74,12 +77,19 @@ VOCAB = sorted(set(TEXT))
 
 
 def chars(*, length: int = 32, shift: int = 1) -> tuple[TensorDataset, TensorDataset]:
-    """Windows of the text as token ids: input ids[t], target ids[t + shift] (shift=1 is next-token)."""
+    """Windows of the text as token ids: input ids[t], target ids[t + shift] (shift=1 is next-token).
+
+    The validation windows come from the end of the text, so no window overlaps one of the other split.
+    """
     ids = torch.tensor([VOCAB.index(c) for c in TEXT])
-    starts = torch.arange(0, len(ids) - length - 2, 3)
-    x = torch.stack([ids[s : s + length] for s in starts])
-    y = torch.stack([ids[s + shift : s + shift + length] for s in starts])
-    return _split(x, y, int(0.85 * len(x)))
+    cut = int(0.85 * len(ids))
+
+    def windows(part: torch.Tensor, stride: int) -> TensorDataset:
+        starts = range(0, len(part) - length - 1, stride)
+        return TensorDataset(torch.stack([part[s : s + length] for s in starts]),
+                             torch.stack([part[s + shift : s + shift + length] for s in starts]))
+
+    return windows(ids[:cut], 4), windows(ids[cut:], length)
 
 
 def mlp(inputs: int, outputs: int, hidden: int = 64) -> nn.Module:
