@@ -256,8 +256,9 @@ def default_storage(folder: Path | None) -> str | None:
     return f"sqlite:///{path.resolve()}"
 
 
-def open_storage(url: str | None, *, heartbeat: Heartbeat = Heartbeat()) -> optuna.storages.BaseStorage:
-    """An in-memory storage (url None), or a database with heartbeats and retry of the trials of dead workers."""
+def open_storage(url: str | None, *, heartbeat: Heartbeat | None = Heartbeat()) -> optuna.storages.BaseStorage:
+    """An in-memory storage (url None), or a database; with `heartbeat`, the trials of dead workers are failed
+    and queued again (None: for a study one process works on alone)."""
     if url is None:
         return optuna.storages.InMemoryStorage()
     storages = optuna.storages
@@ -266,13 +267,16 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat = Heartbeat()) -> optu
         warnings.simplefilter("ignore")  # heartbeats are marked experimental; we rely on them on purpose
         retry_new = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)  # optuna >= 4.9 renamed it
         kwargs: dict[str, Any]
-        if retry_new is not None:
+        if heartbeat is None:
+            kwargs = {}
+        elif retry_new is not None:
             kwargs = {"heartbeat_stale_trial_callback": retry_new(max_retry=heartbeat.max_retry)}
         else:
             kwargs = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=heartbeat.max_retry)}
         try:
-            return storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat.interval,
-                                       grace_period=heartbeat.grace, **kwargs)
+            if heartbeat is not None:
+                kwargs.update(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace)
+            return storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         except ImportError as exc:
             raise UsageError(f"storage {redact(url)!r}: the database driver is not installed ({exc}); for "
                              "PostgreSQL install psycopg2-binary") from exc
@@ -391,8 +395,9 @@ class _ReportToTrial(Callback):
 class TrialRunner:
     """The objective: trains one trial's configuration and keeps the trial's best weights.
 
-    `keep` receives (trial number, config, seed, state_dict) of every completed trial: the run folder's
-    `tune/trials/` by default, or memory when there is no folder.
+    With a `folder` (the study's own folder in the run folder), every completed trial's weights, config and
+    seed go to `trial-NNNN.pt` and the trial in progress checkpoints every epoch, so a trial taken over after
+    a crash continues from its last epoch; without one, the weights stay in `in_memory`.
     """
 
     exp: Experiment
@@ -417,7 +422,8 @@ class TrialRunner:
         shown = self.progress.training(f"trial {trial.number}: {cfg.describe()}", cfg.epochs)
         if shown is not None:
             callbacks.append(shown)
-        trained = train_config(self.exp, cfg, device=self.device, seed=seed, callbacks=callbacks)
+        partial = None if self.folder is None else self.folder / f"partial-{trial.number:04d}.pt"
+        trained = train_config(self.exp, cfg, device=self.device, seed=seed, callbacks=callbacks, checkpoint=partial)
         trial.set_user_attr("epochs_run", trained.epochs_run)
         if reporter.diverged:
             trial.set_user_attr("note", "diverged")
@@ -428,6 +434,8 @@ class TrialRunner:
         trial.set_user_attr("best_epoch", trained.best_epoch)
         trial.set_user_attr("val", trained.val)
         self._keep(trial.number, cfg, seed, trained.model.state_dict())
+        if partial is not None:
+            partial.unlink(missing_ok=True)
         return float(trained.val[d.metric])
 
     def _keep(self, number: int, cfg: TrainingConfig, seed: int, state_dict: dict[str, Any]) -> None:
@@ -435,7 +443,7 @@ class TrialRunner:
         if self.folder is None:
             self.in_memory[number] = saved
         else:
-            save_checkpoint(trial_weights_path(self.folder, number), **saved)
+            save_checkpoint(self.folder / f"trial-{number:04d}.pt", **saved)
 
 
 def _suggest(trial: optuna.Trial, p: Param) -> Any:
@@ -444,8 +452,9 @@ def _suggest(trial: optuna.Trial, p: Param) -> Any:
     return trial.suggest_float(p.name, p.low, p.high, log=p.kind == "log")
 
 
-def trial_weights_path(folder: Path, number: int) -> Path:
-    return folder / "tune" / "trials" / f"trial-{number:04d}.pt"
+def study_folder(run_folder: Path | None, study: str) -> Path | None:
+    """Where a study's trials keep their weights inside a run folder (one folder per study)."""
+    return None if run_folder is None else run_folder / "tune" / study
 
 
 def saved_trial(folder: Path | None, number: int, in_memory: Mapping[int, Any] | None = None) -> dict[str, Any] | None:
@@ -454,7 +463,7 @@ def saved_trial(folder: Path | None, number: int, in_memory: Mapping[int, Any] |
         return dict(in_memory[number])
     if folder is None:
         return None
-    path = trial_weights_path(folder, number)
+    path = folder / f"trial-{number:04d}.pt"
     return load_checkpoint(path) if path.exists() else None
 
 
@@ -500,6 +509,43 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
             failures += any(t.state == TrialState.FAIL for t in mine)
 
 
+def run_trials_alone(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, trials: int,
+                     max_failures: int | None = None) -> int:
+    """Run trials of a study this process alone works on (`nnrecipe run`'s) until it holds `trials` finished ones.
+
+    Ask and tell, without heartbeats: a trial interrupted by a kill or Ctrl-C stays RUNNING, and the next run
+    takes it over and finishes it from its last checkpointed epoch under its own number, so a resumed study
+    ends exactly as an uninterrupted one would (same trials, same numbers, same values).
+    """
+    max_failures = trials if max_failures is None else max_failures
+    ran = failures = 0
+    with quiet_optuna():
+        for left in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            # optuna has no public handle on a stored trial; its parameters come back from suggest_* unchanged
+            failures += _run_one(study, optuna.trial.Trial(study, left._trial_id), objective) == TrialState.FAIL
+            ran += 1
+        while count_trials(study).finished < trials and failures < max_failures:
+            failures += _run_one(study, study.ask(), objective) == TrialState.FAIL
+            ran += 1
+    return ran
+
+
+def _run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float]) -> TrialState:
+    try:
+        value = objective(trial)
+    except optuna.TrialPruned:
+        state = TrialState.PRUNED
+        study.tell(trial, state=state)
+    except Exception as exc:  # one broken configuration is a failed trial, not a failed run
+        trial.set_user_attr("note", f"{type(exc).__name__}: {exc}"[:200])
+        state = TrialState.FAIL
+        study.tell(trial, state=state)
+    else:
+        state = TrialState.COMPLETE
+        study.tell(trial, value)
+    return state
+
+
 # -- the report
 
 
@@ -509,16 +555,20 @@ class ReportSettings:
     min_trials_for_importance: int = 4
 
 
-def trials_table(study: optuna.Study) -> list[dict[str, Any]]:
+def trials_table(study: optuna.Study, *, timings: bool = True) -> list[dict[str, Any]]:
+    """One row per trial. Without `timings`, no worker or duration: the table of a seeded run is then the same
+    however often it was interrupted."""
     rows = []
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
         duration = t.duration.total_seconds() if t.duration is not None else None
         last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-        rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value, "last_reported": last,
-                     "params": dict(t.params), "epochs": t.user_attrs.get("epochs_run"),
-                     "worker": t.user_attrs.get("worker"), "seconds": duration,
-                     "note": t.user_attrs.get("note") or t.system_attrs.get("fail_reason", "")[:200]
-                     or ("settled configuration (step 4)" if t.user_attrs.get("incumbent") else "")})
+        row = {"trial": t.number, "state": t.state.name.lower(), "value": t.value, "last_reported": last,
+               "params": dict(t.params), "epochs": t.user_attrs.get("epochs_run"),
+               "note": t.user_attrs.get("note") or t.system_attrs.get("fail_reason", "")[:200]
+               or ("settled configuration (step 4)" if t.user_attrs.get("incumbent") else "")}
+        if timings:
+            row.update(worker=t.user_attrs.get("worker"), seconds=duration)
+        rows.append(row)
     return rows
 
 
@@ -551,11 +601,11 @@ def importance(study: optuna.Study, settings: ReportSettings = ReportSettings())
     return {"available": True, "method": "fanova", "values": {k: float(v) for k, v in values.items()}}
 
 
-def summarize(study: optuna.Study, definition: StudyDefinition, *, storage: str | None,
+def summarize(study: optuna.Study, definition: StudyDefinition, *, storage: str | None, timings: bool = True,
               settings: ReportSettings = ReportSettings()) -> StepResult:
     """The step's result: the trials, the best configuration, parameter importance, the score per trials."""
     metric, higher = definition.metric, definition.higher_is_better
-    rows = trials_table(study)
+    rows = trials_table(study, timings=timings)
     curve = best_so_far(study, higher_is_better=higher)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     details: dict[str, Any] = {"study": study.study_name, "storage": redact(storage) if storage else "memory",
@@ -609,12 +659,15 @@ def run_tune(state: RunState, *, sampler: str = "random", storage: str | None = 
     url = storage or default_storage(state.out_dir)
     # the run's settings are part of the name: a folder reused with other settings never mixes two studies
     name = f"{exp.name}-{derive_seed(0, state.journal.fingerprint, definition.to_attrs()):08x}"
-    study, definition = open_study(open_storage(url), name, definition, sampler=sampler, budget=budget)
-    runner = TrialRunner(exp, definition, budget.max_epochs, state.device, state.out_dir, state.progress)
-    run_trials(study, runner, trials=budget.trials)
-    result = summarize(study, definition, storage=url)
+    study, definition = open_study(open_storage(url, heartbeat=None), name, definition, sampler=sampler,
+                                   budget=budget)
+    folder = study_folder(state.out_dir, name)
+    runner = TrialRunner(exp, definition, budget.max_epochs, state.device, folder, state.progress)
+    run_trials_alone(study, runner, trials=budget.trials)
+    # no timings in the document: a resumed run's report must equal an uninterrupted one's
+    result = summarize(study, definition, storage=url, timings=False)
     state.artifacts["tune"] = TuneOutcome(study=study, definition=definition, in_memory=runner.in_memory,
-                                          folder=state.out_dir)
+                                          folder=folder)
     return result
 
 
@@ -678,8 +731,8 @@ def worker_main(job: WorkerJob, progress: Progress | None = None) -> int:
     study, definition = open_study(open_storage(job.storage, heartbeat=job.heartbeat), job.study,
                                    definition_for(exp, base, seed=seed, tried=tried), sampler=job.sampler,
                                    budget=budget)
-    runner = TrialRunner(exp, definition, budget.max_epochs, resolve_device(job.device), folder,
-                         progress or Progress())
+    runner = TrialRunner(exp, definition, budget.max_epochs, resolve_device(job.device),
+                         study_folder(folder, job.study), progress or Progress())
     return run_trials(study, runner, trials=job.trials, heartbeat=job.heartbeat)
 
 
