@@ -157,3 +157,21 @@ def run_rows(folder: Path) -> list[dict[str, object]]:
 def test_load_says_what_is_missing() -> None:
     with pytest.raises(nr.NnrecipeError, match="final/final.json"):
         nr.load("/nonexistent-run")
+
+
+@pytest.mark.slow
+def test_run_goes_through_all_six_steps_and_its_final_model_loads(tmp_path: Path) -> None:
+    import json
+
+    from nnrecipe.steps.pipeline import run_pipeline
+
+    exp = tiny_spec.experiment()
+    result = run_pipeline(exp, device="cpu", budget="quick", out_dir=tmp_path)
+    assert [s.step for s in result.steps] == ["data", "skeleton", "overfit", "regularize", "tune", "squeeze"]
+    assert all(s.status == "pass" for s in result.steps), [(s.step, s.summary) for s in result.steps]
+    squeeze = result.steps[-1].details
+    chosen = next(r for r in squeeze["table"] if r["model"] == squeeze["chosen"])
+    assert result.scores["val"] == pytest.approx(chosen["val"])
+    json.dumps(result.to_dict())  # the document stays plain JSON
+    loaded = nr.load(tmp_path)
+    assert evaluate(loaded.model, exp.val, exp, device=CPU) == pytest.approx(result.scores["val"])

@@ -24,16 +24,22 @@ from nnrecipe.steps.config import budget_for
 from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.overfit import run_overfit
 from nnrecipe.steps.regularize import run_regularize
+from nnrecipe.steps.squeeze import run_squeeze
 from nnrecipe.steps.state import RunState
+from nnrecipe.steps.tune import run_tune
 
-#: the steps `run` walks, in the recipe's order (steps 5 and 6 join here)
+#: the steps `run` walks, in the recipe's order
 STEPS: tuple[tuple[Stage, Callable[[RunState], StepResult | None]], ...] = (
     ("data", lambda state: run_check_step(state, "data")),
     ("skeleton", lambda state: run_check_step(state, "skeleton")),
     ("overfit", run_overfit),
     ("regularize", run_regularize),
+    ("tune", run_tune),
+    ("squeeze", run_squeeze),
 )
-_TRAINING_STEPS = ("overfit", "regularize")
+_TRAINING_STEPS = ("overfit", "regularize", "tune", "squeeze")
+_DESCRIPTIONS = {**STEP_DESCRIPTIONS, "tune": "random search around the settled configuration (Optuna)",
+                 "squeeze": "ensemble, distillation, training longer"}
 
 
 def run_pipeline(
@@ -59,7 +65,7 @@ def run_pipeline(
                                       "(--force goes on past a failed gate)"))
             continue
         if stage in _TRAINING_STEPS:
-            state.progress.step_started(stage, STEP_DESCRIPTIONS[stage])
+            state.progress.step_started(stage, _DESCRIPTIONS[stage])
         step = run_step(state)
         if step is None:
             continue
