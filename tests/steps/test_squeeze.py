@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import tiny_spec
 import torch
-import toy
 from torch import nn
 
 import nnrecipe as nr
+import toy
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import evaluate, predict
 from nnrecipe.loading import Ensemble
@@ -21,8 +21,15 @@ from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.squeeze import DistillSettings, DistillStep, choose_final, run_squeeze
 from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import train_config
-from nnrecipe.steps.tune import TUNE_BUDGETS, TrialRunner, TuneOutcome, definition_for, open_storage, open_study
-from nnrecipe.steps.tune import run_trials
+from nnrecipe.steps.tune import (
+    TUNE_BUDGETS,
+    TrialRunner,
+    TuneOutcome,
+    definition_for,
+    open_storage,
+    open_study,
+    run_trials,
+)
 
 CPU = torch.device("cpu")
 

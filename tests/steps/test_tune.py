@@ -129,7 +129,7 @@ def _synthetic_study(n: int) -> optuna.Study:
     dists = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
              "weight_decay": optuna.distributions.FloatDistribution(1e-5, 0.3, log=True)}
     gen = torch.Generator().manual_seed(0)
-    for i in range(n):
+    for _i in range(n):
         lr, wd = 10 ** (-4 + 3 * torch.rand(1, generator=gen).item()), 10 ** (-5 + 4 * torch.rand(1, generator=gen).item())
         value = 1 - abs(math.log10(lr) + 2.5) / 3
         study.add_trial(optuna.trial.create_trial(params={"lr": lr, "weight_decay": wd}, distributions=dists,

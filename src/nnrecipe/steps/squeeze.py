@@ -31,7 +31,7 @@ from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
 from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import build_model, selection_metric, train_config
-from nnrecipe.steps.tune import TuneOutcome
+from nnrecipe.steps.tune import NOISE, TuneOutcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +59,9 @@ class DistillSettings:
     temperature: float = 4.0
     #: weight of the ensemble's soft targets; the true labels get 1 - soft_weight
     soft_weight: float = 0.7
+
+
+DISTILL = DistillSettings()
 
 
 @dataclass
@@ -139,7 +142,7 @@ class DistillStep:
 
 
 def distill(state: RunState, teacher: nn.Module, cfg: TrainingConfig, *,
-            settings: DistillSettings = DistillSettings()) -> tuple[nn.Module, dict[str, float]]:
+            settings: DistillSettings = DISTILL) -> tuple[nn.Module, dict[str, float]]:
     """A model of `cfg`'s size taught by `teacher` (a user's own `train_step` is replaced for this training)."""
     exp = state.experiment.replace(train_step=DistillStep(teacher, state.experiment, settings))
     return _train_unit(state, "squeeze/distilled", cfg, seed=state.ctx.derive("squeeze-distill"),
@@ -174,8 +177,8 @@ def _unit_records(state: RunState, key: str) -> list[dict[str, Any]]:
 # -- the step
 
 
-def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = RegularizeThresholds(),
-                distill_settings: DistillSettings = DistillSettings()) -> StepResult:
+def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = NOISE,
+                distill_settings: DistillSettings = DISTILL) -> StepResult:
     exp = state.experiment
     budget = SQUEEZE_BUDGETS[state.ctx.budget]
     metric, higher = selection_metric(exp)
@@ -226,7 +229,7 @@ def _score_table(state: RunState, candidates: dict[str, Any], *, previous: nn.Mo
 
 
 def choose_final(table: list[dict[str, Any]], *, metric: str, higher_is_better: bool,
-                 thresholds: RegularizeThresholds = RegularizeThresholds()) -> str:
+                 thresholds: RegularizeThresholds = NOISE) -> str:
     """The ensemble, unless a squeezed single model beats it on validation by more than the noise margin.
 
     Reads only each row's "val": the test split never chooses. Ties go to the ensemble, which averages out the

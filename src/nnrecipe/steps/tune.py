@@ -48,6 +48,8 @@ from nnrecipe.steps.regularize import RegularizeThresholds, improves
 from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import has_augmentation, selection_metric, train_config
 
+#: step 4's noise margin: a change smaller than this did not move the validation score
+NOISE = RegularizeThresholds()
 SamplerName = Literal["random", "tpe"]
 SAMPLERS: tuple[SamplerName, ...] = ("random", "tpe")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -131,7 +133,7 @@ KNOBS = {"augment": "augment", "dropout": "dropout", "smaller-model": "width", "
 
 
 def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_better: bool,
-                      thresholds: RegularizeThresholds = RegularizeThresholds()) -> dict[str, str]:
+                      thresholds: RegularizeThresholds = NOISE) -> dict[str, str]:
     """The fields whose step-4 candidate moved the validation score past the noise margin, either way, with why.
 
     Each candidate was measured against the best configuration at the time it ran: the baseline, or the last
@@ -334,7 +336,7 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, definition: Stud
 
     Joining a study keeps its stored definition: the worker that created it decided the space.
     """
-    direction = "maximize" if definition.higher_is_better else "minimize"
+    direction: Literal["maximize", "minimize"] = "maximize" if definition.higher_is_better else "minimize"
     pruner = optuna.pruners.MedianPruner(
         n_startup_trials=budget.startup_trials,
         n_warmup_steps=max(1, int(budget.warmup_fraction * min(definition.base.epochs, budget.max_epochs))))
@@ -494,6 +496,7 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
     """
     max_failures = trials if max_failures is None else max_failures
     ran = failures = 0
+    mine: list[FrozenTrial] = []  # this worker's trials (the study's last one may be another worker's)
     with quiet_optuna():
         while True:
             optuna.storages.fail_stale_trials(study)
@@ -503,10 +506,9 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
             if counts.finished + counts.running >= trials:
                 time.sleep(min(1.0, heartbeat.interval / 2))
                 continue
-            mine: list[FrozenTrial] = []  # this worker's trial (the study's last one may be another worker's)
             study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[lambda _, t: mine.append(t)])
             ran += 1
-            failures += any(t.state == TrialState.FAIL for t in mine)
+            failures += bool(mine) and mine[-1].state == TrialState.FAIL
 
 
 def run_trials_alone(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, trials: int,
