@@ -567,7 +567,7 @@ def trials_table(study: optuna.Study, *, timings: bool = True) -> list[dict[str,
         row = {"trial": t.number, "state": t.state.name.lower(), "value": t.value, "last_reported": last,
                "params": dict(t.params), "epochs": t.user_attrs.get("epochs_run"),
                "note": t.user_attrs.get("note") or t.system_attrs.get("fail_reason", "")[:200]
-               or ("settled configuration (step 4)" if t.user_attrs.get("incumbent") else "")}
+               or ("the starting configuration" if t.user_attrs.get("incumbent") else "")}
         if timings:
             row.update(worker=t.user_attrs.get("worker"), seconds=duration)
         rows.append(row)
@@ -625,9 +625,9 @@ def summarize(study: optuna.Study, definition: StudyDefinition, *, storage: str 
     summary = (f"{len(rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed); "
                f"best: trial {best.number}, val {metric} {best.value:.4g}")
     if incumbent is not None and incumbent.number != best.number:
-        summary += f" (step 4's configuration: {incumbent.value:.4g})"
+        summary += f" (trial 0, the starting configuration: {incumbent.value:.4g})"
     elif incumbent is not None:
-        summary += " (step 4's configuration stays best)"
+        summary += " (trial 0, the starting configuration, stays best)"
     ranked = details["importance"].get("values")
     if ranked:
         summary += "; most important: " + ", ".join(f"{k} {v:.2f}" for k, v in list(ranked.items())[:2])
