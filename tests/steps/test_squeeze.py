@@ -182,3 +182,14 @@ def test_run_goes_through_all_six_steps_and_its_final_model_loads(tmp_path: Path
     json.dumps(result.to_dict())  # the document stays plain JSON
     loaded = nr.load(tmp_path)
     assert evaluate(loaded.model, exp.val, exp, device=CPU) == pytest.approx(result.scores["val"])
+
+
+def test_only_trials_close_to_the_best_join_the_ensemble() -> None:
+    from nnrecipe.steps.squeeze import EnsembleSettings, close_to_best
+
+    s = EnsembleSettings(member_margin_accuracy=0.005, member_margin_relative=0.1)
+    assert close_to_best(0.990, 0.994, higher_is_better=True, settings=s)
+    assert not close_to_best(0.980, 0.994, higher_is_better=True, settings=s)
+    assert close_to_best(0.105, 0.1, higher_is_better=False, settings=s)
+    assert not close_to_best(0.2, 0.1, higher_is_better=False, settings=s)
+    assert not close_to_best(float("nan"), 0.1, higher_is_better=False, settings=s)

@@ -1,8 +1,8 @@
 """Step 6, squeeze out the juice: an ensemble, distillation into one model, and training longer.
 
-- Ensemble: the top-k completed trials of step 5 (their kept weights; a trial run on another machine is
-  trained again here from its configuration and seed), filled up with more seeds of the best configuration
-  when the study has fewer than k; their softmax probabilities are averaged (the outputs, for regression).
+- Ensemble: the top-k completed trials of step 5 that score close to the best one (their kept weights; a
+  trial run on another machine is trained again here from its configuration and seed), filled up with more
+  seeds of the best configuration; their softmax probabilities are averaged (the outputs, for regression).
 - Distillation: the ensemble's soft predictions at a temperature teach one model of the best single model's
   size, on the same (augmented) batches the ensemble sees, mixed with the true labels.
 - Train longer: the best configuration with a longer budget and early stopping on validation.
@@ -64,6 +64,28 @@ class DistillSettings:
 DISTILL = DistillSettings()
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnsembleSettings:
+    """Which trials join the ensemble: a weak member drags the average down, a seed of the best helps."""
+
+    #: a trial joins when its validation accuracy is at most this far below the best trial's ...
+    member_margin_accuracy: float = 0.005
+    #: ... or, for loss-like figures, at most this fraction above the best trial's
+    member_margin_relative: float = 0.1
+
+
+ENSEMBLE = EnsembleSettings()
+
+
+def close_to_best(value: float | None, best: float, *, higher_is_better: bool,
+                  settings: EnsembleSettings = ENSEMBLE) -> bool:
+    if value is None or not math.isfinite(value):
+        return False
+    if higher_is_better:
+        return value >= best - settings.member_margin_accuracy
+    return value <= best * (1 + settings.member_margin_relative)
+
+
 @dataclass
 class Member:
     """One trained model: where it came from, its configuration, and its validation scores."""
@@ -78,11 +100,16 @@ class Member:
 # -- the ensemble
 
 
-def ensemble_members(state: RunState, outcome: TuneOutcome | None, *, k: int) -> list[Member]:
-    """The k best completed trials (trained again here when their weights are on another machine), topped up
-    with more seeds of the best configuration when there are fewer."""
+def ensemble_members(state: RunState, outcome: TuneOutcome | None, *, k: int,
+                     settings: EnsembleSettings = ENSEMBLE) -> list[Member]:
+    """The k best completed trials that score close to the best one (trained again here when their weights are
+    on another machine), topped up with more seeds of the best configuration."""
     members: list[Member] = []
     ranked = outcome.ranked() if outcome is not None else []
+    if ranked:
+        higher = outcome.definition.higher_is_better  # type: ignore[union-attr]
+        best_value = float(ranked[0].value)  # type: ignore[arg-type]
+        ranked = [t for t in ranked if close_to_best(t.value, best_value, higher_is_better=higher, settings=settings)]
     for trial in ranked[:k]:
         saved = outcome.weights(trial) if outcome is not None else None
         cfg = TrainingConfig.from_dict(trial.user_attrs["config"])
