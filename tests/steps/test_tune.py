@@ -253,3 +253,14 @@ def test_a_killed_tuning_run_resumes_without_redoing_finished_trials(tmp_path: P
     after = {t.number: (t.state, t.value, t.datetime_complete) for t in _finished(url)}
     assert len(after) == total  # only the remainder ran
     assert {n: after[n] for n in before} == before  # the finished trials are untouched, not redone
+
+
+def test_tune_usage_errors_exit_2_with_a_message_and_no_traceback(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from nnrecipe.cli import main
+
+    assert main(["tune", SPEC, "--workers", "0", "--out", str(tmp_path)]) == 2
+    assert "--workers" in capsys.readouterr().err
+    assert main(["tune", SPEC, "--storage", "nosuchdb://nowhere/x", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "storage 'nosuchdb://nowhere/x'" in err and "Traceback" not in err
