@@ -64,7 +64,11 @@ def _block(c_in: int, c_out: int, *, kernel: int, stride: int, dropout: float) -
 
 
 class ConvNet1d(nn.Module):
-    """conv-BN-ReLU blocks (the 2nd and 3rd halve the length), global average pooling, a linear head."""
+    """conv-BN-ReLU blocks (the 2nd and 3rd halve the length), global mean and max pooling, a linear head.
+
+    Max pooling next to the mean lets the head see where a feature fires strongly, not just how often: on
+    MNIST-1D it lifted test accuracy by about a point in the probe (benchmarks/builtin_mnist1d_probe.py).
+    """
 
     def __init__(self, *, width: float = 1.0, depth: int = DEFAULT_DEPTH, dropout: float = 0.0) -> None:
         super().__init__()
@@ -75,13 +79,14 @@ class ConvNet1d(nn.Module):
             blocks.append(_block(c_in, c_out, kernel=5, stride=2 if i in (1, 2) else 1, dropout=dropout))
             c_in = c_out
         self.features = nn.Sequential(*blocks)
-        self.head = quiet_head(nn.Linear(c_in, CLASSES))
+        self.head = quiet_head(nn.Linear(2 * c_in, CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.unsqueeze(1)  # (B, L) -> (B, 1, L)
         h = self.features(x)  # (B, C, L')
-        return self.head(h.mean(dim=-1))  # (B, classes)
+        pooled = torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=-1)  # (B, 2C)
+        return self.head(pooled)  # (B, classes)
 
 
 def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
