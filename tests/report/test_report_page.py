@@ -41,7 +41,8 @@ def test_every_check_step_and_training_picture_is_on_the_page(image_run: RunResu
                   "First-layer weights", "Activations and gradients per layer"):
         assert title in page
     drawn_checks = sum(c.id in figures.CHECK_FIGURES and c.status not in ("skip", "error") for c in image_run.checks)
-    assert page.count('<img src="data:image/png;base64,') == drawn_checks + 5
+    drawn_steps = sum(s.step in figures.STEP_FIGURES for s in image_run.steps)
+    assert page.count('<img src="data:image/png;base64,') == drawn_checks + drawn_steps + 5
     assert "this picture could not be drawn" not in page
 
 

@@ -99,12 +99,15 @@ def _overall(result: RunResult) -> str:
 
 
 def _section(stage: str, result: RunResult, run_pictures: Any) -> dict[str, Any]:
+    from nnrecipe.report.figures import page_artifacts
+
     meta = SECTIONS[stage]
     step = next((s for s in result.steps if s.step == stage), None)
     checks = [(i, c) for i, c in enumerate(result.checks) if c.stage == stage]
+    artifacts = page_artifacts(result)  # with `check`, the short run's input batch
     figures = [{"title": f.title, "caption": f.caption, "picture": pic,
-                "numbers": _numbers(f.numbers(result.artifacts[f.artifact])) if f.numbers else []}
-               for f, pic in run_pictures(result.artifacts, stage)]
+                "numbers": _numbers(f.numbers(artifacts[f.artifact])) if f.numbers else []}
+               for f, pic in run_pictures(artifacts, stage)]
     return {"anchor": f"stage-{stage}", "number": meta.number, "short": meta.short, "title": meta.title,
             "quote": meta.quote, "step": _step_view(step) if step else None,
             "checks": [_check_view(c, i) for i, c in checks], "figures": figures}

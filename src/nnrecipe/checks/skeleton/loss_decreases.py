@@ -42,7 +42,8 @@ class LossDecreases(Check):
             "steps": len(losses),
             "batch_size": ctx.experiment.batch_size,
             "seconds": run.history.seconds,
-            "_artifacts": {"step_losses": losses, "step_lrs": run.history.step_lrs},
+            # the short run's first batch, for the report's "what goes into the net" (`check` has no other training)
+            "_artifacts": {"step_losses": losses, "step_lrs": run.history.step_lrs, "input_batch": run.input_batch},
             "_losses": losses,
         }
 

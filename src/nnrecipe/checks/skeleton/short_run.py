@@ -33,6 +33,8 @@ class ShortRun:
     initial: dict[str, torch.Tensor] = field(default_factory=dict)
     #: per parameter name, the sampled ratios ||update|| / ||weight||
     update_ratios: dict[str, list[float]] = field(default_factory=dict)
+    #: the first training batch as the model received it (the report's "what goes into the net"), or None
+    input_batch: dict[str, Any] | None = None
 
 
 class _Recorder(Callback):
@@ -81,14 +83,20 @@ def train_short(
     No augmentation and no validation: step 2 verifies the pipeline, not generalization. The data order
     depends on `names` only through the seed, so two runs with the same names see the same batches.
     """
+    from nnrecipe.report.capture_inputs import InputCapture
+
     steps = short_run_steps(ctx)
     model = ctx.fresh_model("short-run", *names, factory=factory)
     run = ShortRun(model=model, history=History(), steps=steps)
     fit_overrides.setdefault("seed", ctx.derive("short-run", *names))
+    # The input recorder only copies the first batch off a forward pre-hook: no random numbers, no change to the run.
+    inputs = InputCapture(ctx.experiment)
     run.history = fit(
         model, ctx.experiment, device=ctx.device, epochs=10**6, max_steps=steps, val=False,
-        augment=False, callbacks=[_Recorder(run)], **fit_overrides,  # type: ignore[arg-type]
+        augment=False, callbacks=[_Recorder(run), inputs], **fit_overrides,  # type: ignore[arg-type]
     )
+    recorded = inputs.record()
+    run.input_batch = {**recorded, "from": "the checks' short run (no augmentation)"} if recorded else None
     return run
 
 

@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nnrecipe.report.figures import data, inputs, skeleton, training
+from nnrecipe.report.figures import data, inputs, skeleton, steps, training
 from nnrecipe.report.figures.base import Picture, Table, draw
-from nnrecipe.results import CheckResult, StepResult
+from nnrecipe.results import CheckResult, RunResult, StepResult
 
 __all__ = ["CHECK_FIGURES", "RUN_FIGURES", "STEP_FIGURES", "Picture", "RunFigure", "Table", "check_picture",
-           "run_pictures", "step_picture"]
+           "page_artifacts", "run_pictures", "step_picture"]
 
 #: check id -> fn(CheckResult) -> Figure | Table | None
 CHECK_FIGURES: dict[str, Callable[[CheckResult], Any]] = {
@@ -37,9 +37,13 @@ CHECK_FIGURES: dict[str, Callable[[CheckResult], Any]] = {
     "loss-decreases": skeleton.loss_decreases,
 }
 
-#: step id (StepResult.step) -> fn(StepResult) -> Figure | Table | None. Steps 3-6 add theirs here (learning
-#: curve, ablation ladder, tuning history, ensemble gain), drawn from their StepResult.artifacts.
-STEP_FIGURES: dict[str, Callable[[StepResult], Any]] = {}
+#: step id (StepResult.step) -> fn(StepResult) -> Figure | Table | None, drawn from the step's artifacts
+STEP_FIGURES: dict[str, Callable[[StepResult], Any]] = {
+    "overfit": steps.overfit,  # the ablation ladder
+    "regularize": steps.regularize,  # the learning curve and the changes tried
+    "tune": steps.tune,  # score against trials, parameter importance
+    "squeeze": steps.squeeze,  # single vs ensemble vs distilled, training longer
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ class RunFigure:
 
 RUN_FIGURES: tuple[RunFigure, ...] = (
     RunFigure("input_batch", "Exactly what goes into the net", "skeleton", inputs.input_batch,
-              "The input tensor of the first batch of the final training, caught by a hook at the model's input "
-              "(after every transform and augmentation), decoded back to data.", lambda art: art.get("stats", {})),
+              "The input tensor of the first batch of a real training, caught by a hook at the model's input "
+              "(after every transform, and any augmentation that training uses), decoded back to data.",
+              lambda art: {"from": art.get("from", "the final training"), **art.get("stats", {})}),
     RunFigure("prediction_dynamics", "Prediction dynamics", "skeleton", training.prediction_dynamics,
               "Predictions of the final training's model on one fixed validation batch, before training and "
               "after every epoch."),
@@ -84,6 +89,16 @@ def check_picture(check: CheckResult) -> Picture | None:
 def step_picture(step: StepResult) -> Picture | None:
     fn = STEP_FIGURES.get(step.step)
     return draw(step.step, fn, step) if fn is not None else None
+
+
+def page_artifacts(result: RunResult) -> Mapping[str, Any]:
+    """The run's artifacts, plus any a check caught under a run figure's name that the run lacks: `check` runs
+    no final training, so its "what goes into the net" is the batch the checks' short run saw (loss-decreases
+    carries it)."""
+    names = {f.artifact for f in RUN_FIGURES}
+    lent = {key: value for c in result.checks for key, value in c.artifacts.items()
+            if key in names and value is not None}
+    return {**lent, **result.artifacts}
 
 
 def run_pictures(artifacts: Mapping[str, Any], stage: str) -> list[tuple[RunFigure, Picture]]:
