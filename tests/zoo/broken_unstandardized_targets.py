@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import _zoo
 
-EXPECT = {'fail': ['overfit-one-batch', 'dumb-baselines'], 'warn': ['init-bias']}
+EXPECT = {'fail': ['dumb-baselines'], 'warn': ['init-bias']}  # a handful of raw targets can still be fit, slowly
 
 
 def experiment():
