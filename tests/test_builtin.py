@@ -113,7 +113,7 @@ def test_default_model_is_the_family_default(built) -> None:
     torch.manual_seed(0)
     b = exp.meta["model_family"]()()
     assert str(a) == str(b)
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     assert not any(isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)) for m in a.modules())
 
 

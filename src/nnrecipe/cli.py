@@ -166,8 +166,8 @@ def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
-    from nnrecipe.report.terminal import TerminalProgress
     from nnrecipe.audit.sources import is_spec
+    from nnrecipe.report.terminal import TerminalProgress
 
     ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
     progress = TerminalProgress(console)
@@ -194,8 +194,15 @@ def _cmd_tune(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.errors import UsageError
     from nnrecipe.results import RunResult
     from nnrecipe.spec import load_spec
-    from nnrecipe.steps.tune import TUNE_BUDGETS, Heartbeat, WorkerJob, default_storage, run_workers, study_result
-    from nnrecipe.steps.tune import worker_main
+    from nnrecipe.steps.tune import (
+        TUNE_BUDGETS,
+        Heartbeat,
+        WorkerJob,
+        default_storage,
+        run_workers,
+        study_result,
+        worker_main,
+    )
 
     if args.workers < 1 or (args.trials is not None and args.trials < 1) or args.heartbeat < 1:
         raise UsageError(f"tune: expected --workers, --trials and --heartbeat >= 1, but got {args.workers}, "

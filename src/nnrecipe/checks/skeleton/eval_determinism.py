@@ -40,7 +40,7 @@ class EvalDeterminism(Check):
         with torch.no_grad(), mode(model, False):
             first, second = model(x).float(), model(x).float()
             scale = float(first.abs().max().clamp_min(1e-12))
-            measured = {"repeat_difference": float((first - second).abs().max()) / scale}
+            measured: dict[str, Any] = {"repeat_difference": float((first - second).abs().max()) / scale}
             try:
                 alone = torch.cat([model(x[i : i + 1]).float() for i in range(ALONE)])
                 measured["alone_difference"] = float((first[:ALONE] - alone).abs().max()) / scale
