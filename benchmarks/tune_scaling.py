@@ -25,16 +25,20 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def tune(spec: str, storage: str, study: str, *, trials: int, workers: int, out: Path) -> dict[str, object]:
+def tune(spec: str, storage: str, study: str, *, trials: int, workers: int, out: Path,
+         threads: int | None) -> dict[str, object]:
+    # one worker uses torch's default threads unless told; --workers N gives each process cores // N threads
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     cmd = [sys.executable, "-m", "nnrecipe", "tune", spec, "--storage", storage, "--study", study, "--trials",
            str(trials), "--workers", str(workers), "--budget", "quick", "--device", "cpu", "--out", str(out)]
     before = load()
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"nnrecipe tune failed:\n{proc.stderr[-3000:]}")
-    return {"workers": workers, "seconds": seconds, "trials_per_hour": trials / seconds * 3600,
+    label = str(threads) if threads else (f"{(os.cpu_count() or 1) // workers} each" if workers > 1 else "default")
+    return {"workers": workers, "threads": label, "seconds": seconds, "trials_per_hour": trials / seconds * 3600,
             "load": f"{before} -> {load()}"}
 
 
@@ -85,14 +89,18 @@ def main() -> None:
         (out / "config.json").write_text(json.dumps({"config": base}))
         storage = args.storage or f"sqlite:///{out / 'studies.db'}"
         stamp = int(time.time())
-        rows = [tune(args.spec, storage, f"scale-{w}-{stamp}", trials=args.trials, workers=w, out=out) for w in (1, 2)]
+        # one worker with torch's default threads (the plain alternative), with one thread, and two workers
+        settings = [(1, None), (1, 1), (2, None)]
+        rows = [tune(args.spec, storage, f"scale-{w}-{t}-{stamp}", trials=args.trials, workers=w, out=out, threads=t)
+                for w, t in settings]
         print(f"{args.spec}: {args.trials} trials of {args.epochs} epochs, storage "
               f"{'sqlite (temporary)' if not args.storage else args.storage.split('@')[-1]}, {os.cpu_count()} cores")
-        print(f"{'workers':>8} {'seconds':>9} {'trials/hour':>12}  load (1-min avg, before -> after)")
+        print(f"{'workers':>8} {'threads':>8} {'seconds':>9} {'trials/hour':>12}  load (1-min avg, before -> after)")
         for r in rows:
-            print(f"{r['workers']:>8} {r['seconds']:>9.1f} {r['trials_per_hour']:>12.0f}  {r['load']}")
-        print(f"speed-up with 2 workers: {rows[1]['trials_per_hour'] / rows[0]['trials_per_hour']:.2f}x")
-        gain = ensemble_gain(args.spec, storage, f"scale-2-{stamp}", out, k=args.ensemble)
+            print(f"{r['workers']:>8} {r['threads']!s:>8} {r['seconds']:>9.1f} {r['trials_per_hour']:>12.0f}  {r['load']}")
+        best_one = max(r["trials_per_hour"] for r in rows[:2])  # type: ignore[type-var]
+        print(f"speed-up with 2 workers over the faster single worker: {rows[2]['trials_per_hour'] / best_one:.2f}x")
+        gain = ensemble_gain(args.spec, storage, f"scale-2-None-{stamp}", out, k=args.ensemble)
         print("ensemble gain (top trials of the 2-worker study; accuracy, test only reported):")
         for name, s in gain.items():
             print(f"  {name:<16} " + "  ".join(f"{split} {v:.4f}" for split, v in s.items()))
