@@ -47,7 +47,11 @@ def _block(c_in: int, c_out: int, *, dropout: float) -> nn.Sequential:
 
 
 class ConvNet2d(nn.Module):
-    """conv-BN-ReLU blocks (channels double each block, max-pool after the first), average pool, linear head."""
+    """conv-BN-ReLU blocks (channels double each block, max-pool after the first), a linear head over the map.
+
+    No global pooling: at this resolution where a stroke sits is most of what tells digits apart, and an
+    averaging head learned ~10x slower at the recipe's Adam 3e-4 (150 steps: loss 2.30 -> 2.12, not -> 0.34).
+    """
 
     def __init__(self, *, width: float = 1.0, depth: int = DEFAULT_DEPTH, dropout: float = 0.0) -> None:
         super().__init__()
@@ -60,11 +64,11 @@ class ConvNet2d(nn.Module):
                 blocks.append(nn.MaxPool2d(2))  # 8x8 -> 4x4: enough resolution left for an 8x8 digit
             c_in = c_out
         self.features = nn.Sequential(*blocks)
-        self.head = quiet_head(nn.Linear(c_in, CLASSES))
+        self.head = quiet_head(nn.Linear(c_in * 4 * 4, CLASSES))  # 8x8 max-pooled once: 4x4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.features(x)  # (B, C, H', W')
-        return self.head(h.mean(dim=(-2, -1)))  # (B, classes)
+        h = self.features(x)  # (B, C, 4, 4)
+        return self.head(h.flatten(1))  # (B, classes)
 
 
 def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
