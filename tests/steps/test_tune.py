@@ -220,7 +220,10 @@ def _tune_cmd(out: Path, trials: int) -> list[str]:
 
 def _finished(url: str) -> list[optuna.trial.FrozenTrial]:
     with warnings_quiet():
-        study = optuna.load_study(study_name="resume", storage=open_storage(url, heartbeat=Heartbeat(interval=1, grace=3)))
+        try:
+            study = optuna.load_study(study_name="resume", storage=open_storage(url, heartbeat=Heartbeat(interval=1, grace=3)))
+        except KeyError:  # the database file exists but the tuner has not created the study in it yet
+            return []
     return [t for t in study.get_trials() if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
 
 
