@@ -275,15 +275,34 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = Heartbeat()) 
             kwargs = {"heartbeat_stale_trial_callback": retry_new(max_retry=heartbeat.max_retry)}
         else:
             kwargs = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=heartbeat.max_retry)}
+        if heartbeat is not None:
+            kwargs.update(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace)
         try:
-            if heartbeat is not None:
-                kwargs.update(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace)
-            return storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+            return _open_rdb(url, engine_kwargs, kwargs)
         except ImportError as exc:
             raise UsageError(f"storage {redact(url)!r}: the database driver is not installed ({exc}); for "
                              "PostgreSQL install psycopg2-binary") from exc
         except Exception as exc:  # sqlalchemy's URL and connection errors: a usage error, not a traceback
             raise UsageError(f"storage {redact(url)!r}: cannot open it: {exc}") from exc
+
+
+#: workers that start together on a new database race to create its schema; the losers retry
+SCHEMA_RACE_RETRIES = 8
+
+
+def _open_rdb(url: str, engine_kwargs: dict[str, Any], kwargs: dict[str, Any]) -> optuna.storages.BaseStorage:
+    """RDBStorage, retried while another worker is creating the same schema (PostgreSQL reports the loser's
+    CREATE TYPE / CREATE TABLE as a duplicate: seen with two workers started at once on a fresh database)."""
+    for attempt in range(SCHEMA_RACE_RETRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        except Exception as exc:
+            text = str(exc)
+            racing = "already exists" in text or "duplicate key" in text
+            if not racing or attempt == SCHEMA_RACE_RETRIES - 1:
+                raise
+            time.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def redact(url: str) -> str:
