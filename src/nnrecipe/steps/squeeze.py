@@ -230,7 +230,10 @@ def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = NOISE,
     table = _score_table(state, candidates, previous=state.model)
     chosen = choose_final(table, metric=metric, higher_is_better=higher, thresholds=thresholds)
     state.model = candidates[chosen][0]
-    state.config = best.config
+    chosen_members = candidates[chosen][1]
+    # The config that describes the final weights: the chosen model's own (an ensemble is described member by
+    # member in final/; its run-level config stays the best member's).
+    state.config = chosen_members[0][0] if len(chosen_members) == 1 else best.config
     if state.out_dir is not None:
         for name, (_, saved_members, _) in candidates.items():
             row = next(r for r in table if r["model"] == name)
