@@ -98,3 +98,12 @@ def test_version_and_list() -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("nnrecipe ")
     listing = run_cli("list")
     assert listing.returncode == 0 and "init-loss" in listing.stdout and "mnist1d" in listing.stdout
+
+
+def test_error_messages_with_brackets_print_as_they_are(tmp_path: Path) -> None:
+    spec = tmp_path / "brackets.py"
+    spec.write_text("import toy\n"
+                    "def experiment():\n"
+                    "    return toy.classification(task='[bold]detect[/bold]')\n")
+    proc = run_cli("check", str(spec))
+    assert proc.returncode == 2 and "'[bold]detect[/bold]'" in " ".join(proc.stderr.split())

@@ -101,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NnrecipeError as exc:
         if getattr(args, "debug", False):
             raise
-        Console(stderr=True, highlight=False).print(f"[bold red]nnrecipe: error:[/] {exc}", markup=True)
+        from rich.text import Text
+
+        # Text, not markup: a message quoting user values such as "[1, 2]" must print as it is.
+        Console(stderr=True, highlight=False).print(Text.assemble(("nnrecipe: error: ", "bold red"), str(exc)))
         return EXIT_USAGE
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted: what was finished is saved")
