@@ -17,7 +17,7 @@ from torch import nn
 
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.skeleton.short_run import shared_short_run, train_short
+from nnrecipe.checks.skeleton.short_run import end_of_run, shared_short_run, train_short
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,6 @@ class Doubled(nn.Module):
         return (self.a(x) + self.b(x)) * 2**-0.5
 
 
-def _end(losses: list[float], window: float) -> float:
-    k = max(1, round(window * len(losses)))
-    return sum(losses[-k:]) / k
-
-
 class Capacity(Check):
     id = "capacity"
     stage = "skeleton"
@@ -63,7 +58,7 @@ class Capacity(Check):
         base, big = m["_base"], m["_big"]
         if not base or not big:
             return Verdict("skip", "the short runs made no training step")
-        b_end, d_end, start = _end(base, t.window), _end(big, t.window), base[0]
+        b_end, d_end, start = end_of_run(base, t.window), end_of_run(big, t.window), base[0]
         numbers = {"base_end": b_end, "doubled_end": d_end, "start": start}
         text = f"training loss after the short run: {b_end:.4g} at the model's width, {d_end:.4g} at twice the width"
         if b_end == b_end and b_end < t.fitted * abs(start):  # already fitted: nothing left to lower

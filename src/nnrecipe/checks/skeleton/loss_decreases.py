@@ -14,7 +14,7 @@ from typing import Any
 
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.skeleton.short_run import shared_short_run
+from nnrecipe.checks.skeleton.short_run import end_of_run, shared_short_run
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,7 @@ class LossDecreases(Check):
         # The start is the very first step's loss (the fresh model's): a learning rate far too high blows the
         # loss up within a few steps, and a window average there would already include the blow-up.
         start = losses[0]
-        k = max(1, round(t.window * len(losses)))
-        last, peak = sum(losses[-k:]) / k, max(losses)
+        last, peak = end_of_run(losses, t.window), max(losses)
         drop = (start - last) / abs(start) if start else 0.0
         numbers = {"start": start, "last": last, "peak": peak, "relative_drop": drop}
         where = f"{len(losses)} steps: loss {start:.3g} -> {last:.3g} ({-drop:+.1%}), peak {peak:.3g}"

@@ -65,6 +65,12 @@ def _clone(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
+def end_of_run(losses: list[float], window: float) -> float:
+    """The mean loss over the last `window` share of a run's steps: the run's end, with batch noise averaged out."""
+    k = max(1, round(window * len(losses)))
+    return sum(losses[-k:]) / k
+
+
 def short_run_steps(ctx: CheckContext) -> int:
     """The short budget; with a scheduler, never more than the planned budget (a schedule sized to it, like
     OneCycleLR, must not be stepped past its end)."""
