@@ -58,6 +58,10 @@ def test_knobs_that_moved_the_score_either_way_matter_and_noise_does_not() -> No
     found = knobs_that_matter(tried, metric="accuracy", higher_is_better=True)
     assert set(found) == {"augment", "width"}
     assert "0.95 -> 0.8" in found["width"]
+    # a candidate measured again under the final schedule counts under its own name
+    retested = [*tried, _row("label-smoothing (one-cycle)", 0.96, kept=True)]
+    assert set(knobs_that_matter(retested, metric="accuracy", higher_is_better=True)) == {"augment", "width",
+                                                                                          "label_smoothing"}
 
 
 def test_the_space_puts_lr_and_weight_decay_first_around_the_settled_config() -> None:
@@ -67,6 +71,8 @@ def test_the_space_puts_lr_and_weight_decay_first_around_the_settled_config() ->
     assert lr.kind == "log" and lr.low == pytest.approx(3e-4) and lr.high == pytest.approx(3e-2)
     assert space[2].low == pytest.approx(1.0) and space[2].high == pytest.approx(4.0)
     assert space[3].choices == (32, 64, 128)
+    smoothing = search_space(BASE, {"label_smoothing": "z"})[2]
+    assert (smoothing.name, smoothing.kind, smoothing.low, smoothing.high) == ("label_smoothing", "uniform", 0.0, 0.2)
 
 
 def test_random_draws_depend_only_on_seed_trial_number_and_parameter() -> None:

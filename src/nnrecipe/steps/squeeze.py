@@ -5,7 +5,8 @@
   seeds of the best configuration; their softmax probabilities are averaged (the outputs, for regression).
 - Distillation: the ensemble's soft predictions at a temperature teach one model of the best single model's
   size, on the same (augmented) batches the ensemble sees, mixed with the true labels.
-- Train longer: the best configuration with a longer budget and early stopping on validation.
+- Train longer: the best configuration with a longer budget: early stopping on validation at constant lr; a
+  one-cycle schedule is stretched over the longer budget and runs to its end.
 
 Every model is scored on validation and, for the table only, on test. The run's final model is chosen on
 validation alone: the ensemble, unless another model beats it by more than step 4's noise margin. All of them
@@ -172,6 +173,8 @@ def distill(state: RunState, teacher: nn.Module, cfg: TrainingConfig, *,
             settings: DistillSettings = DISTILL) -> tuple[nn.Module, dict[str, float]]:
     """A model of `cfg`'s size taught by `teacher` (a user's own `train_step` is replaced for this training)."""
     exp = state.experiment.replace(train_step=DistillStep(teacher, state.experiment, settings))
+    # the teacher's soft targets take the place of label smoothing, which would smooth the true labels again
+    cfg = cfg.replace(label_smoothing=0.0)
     return _train_unit(state, "squeeze/distilled", cfg, seed=state.ctx.derive("squeeze-distill"),
                        label=f"distilled: {cfg.describe()}", exp=exp)
 

@@ -1,8 +1,8 @@
 """Step 5, tune: random search on Optuna around the configuration step 4 settled on.
 
 "Random over grid search": each trial draws the learning rate and weight decay first (log-uniform), then the
-knobs step 4 found to matter (augmentation, dropout, width, batch size: those whose candidate moved the
-validation score by more than the noise margin, either way). The settled configuration itself is trial 0, so
+knobs step 4 found to matter (augmentation, dropout, label smoothing, width, batch size: those whose candidate
+moved the validation score by more than the noise margin, either way). The settled configuration itself is trial 0, so
 the study always holds the incumbent, trained under the same budget. Each trial reports its validation score
 every epoch and a trial far below the median of earlier trials at the same epoch is pruned.
 
@@ -46,7 +46,7 @@ from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
 from nnrecipe.steps.state import RunState
-from nnrecipe.steps.training import has_augmentation, selection_metric, train_config
+from nnrecipe.steps.training import has_augmentation, label_smoothing_applies, selection_metric, train_config
 
 #: step 4's noise margin: a change smaller than this did not move the validation score
 NOISE = RegularizeThresholds()
@@ -87,6 +87,8 @@ class SearchRanges:
     weight_decay: tuple[float, float] = (1e-5, 0.3)
     #: dropout drawn uniformly in [0, dropout_max]
     dropout_max: float = 0.3
+    #: label smoothing drawn uniformly in [0, label_smoothing_max]
+    label_smoothing_max: float = 0.2
     #: width drawn log-uniformly in [width / width_span, width * width_span]
     width_span: float = 2.0
 
@@ -128,8 +130,8 @@ class Param:
 
 
 #: step 4's candidate -> the TrainingConfig field it varies (both model-size candidates vary `width`)
-KNOBS = {"augment": "augment", "dropout": "dropout", "smaller-model": "width", "larger-model": "width",
-         "smaller-batch": "batch_size"}
+KNOBS = {"augment": "augment", "dropout": "dropout", "label-smoothing": "label_smoothing", "smaller-model": "width",
+         "larger-model": "width", "smaller-batch": "batch_size"}
 
 
 def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_better: bool,
@@ -149,7 +151,7 @@ def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_
         if best is None:  # the baseline
             best = float(value)
             continue
-        name = row.get("change", "")
+        name = str(row.get("change", "")).removesuffix(" (one-cycle)")  # a re-test under the final schedule counts
         moved = (improves(value, best, higher_is_better=higher_is_better, thresholds=thresholds)
                  or improves(best, value, higher_is_better=higher_is_better, thresholds=thresholds))
         if name in KNOBS and moved:
@@ -164,6 +166,8 @@ def applicable_knobs(exp: Experiment) -> dict[str, str]:
     found = {}
     if has_augmentation(exp):
         found["augment"] = "the experiment has an augmentation"
+    if label_smoothing_applies(exp) is None:
+        found["label_smoothing"] = "the experiment trains with the standard cross-entropy"
     if "model_family" in exp.meta:
         found["dropout"] = "the experiment has a model family"
         found["width"] = "the experiment has a model family"
@@ -180,6 +184,9 @@ def search_space(base: TrainingConfig, knobs: Mapping[str, str], *,
         space.append(Param("augment", "choice", choices=(False, True), reason=knobs["augment"]))
     if "dropout" in knobs:
         space.append(Param("dropout", "uniform", 0.0, ranges.dropout_max, reason=knobs["dropout"]))
+    if "label_smoothing" in knobs:
+        space.append(Param("label_smoothing", "uniform", 0.0, ranges.label_smoothing_max,
+                           reason=knobs["label_smoothing"]))
     if "width" in knobs:
         width = 1.0 if base.width is None else base.width
         space.append(Param("width", "log", width / ranges.width_span, width * ranges.width_span,
