@@ -9,7 +9,7 @@ import pytest
 
 from nnrecipe.steps.config import BUDGETS, TrainingConfig
 from nnrecipe.steps.overfit import OverfitThresholds, fit_test, flag_rungs, judge, ladder, overfits
-from nnrecipe.steps.regularize import RegularizeThresholds, fit_power_law, improves, summarize_curve
+from nnrecipe.steps.regularize import RegularizeThresholds, beats, fit_power_law, improves, summarize_curve
 
 T = RegularizeThresholds()
 
@@ -19,6 +19,23 @@ def test_accuracy_change_is_kept_only_above_the_noise_margin() -> None:
     assert not improves(0.941, 0.940, higher_is_better=True, thresholds=T)  # within one sample in 500
     assert not improves(0.930, 0.940, higher_is_better=True, thresholds=T)
     assert not improves(math.nan, 0.940, higher_is_better=True, thresholds=T)
+
+
+def test_an_accuracy_tie_within_the_margin_is_broken_by_a_clearly_lower_validation_loss() -> None:
+    best = {"accuracy": 0.990, "loss": 0.047}
+
+    def kept(accuracy: float, loss: float) -> bool:
+        return beats({"accuracy": accuracy, "loss": loss}, best, metric="accuracy", higher_is_better=True,
+                     thresholds=T)
+
+    assert kept(0.988, 0.033)  # one sample fewer right in 500, a loss 30% lower: kept
+    assert not kept(0.988, 0.045)  # a tie and a loss only 4% lower: noise, not kept
+    assert not kept(0.984, 0.020)  # three samples worse: the loss does not buy back a clear loss of accuracy
+    assert kept(0.996, 0.090)  # a clear accuracy gain needs no help from the loss
+    assert not kept(0.990, math.nan)
+    regression = {"loss": 1.0, "accuracy": 0.5}
+    assert not beats({"loss": 0.995}, regression, metric="loss", higher_is_better=False, thresholds=T)
+    assert beats({"loss": 0.9}, regression, metric="loss", higher_is_better=False, thresholds=T)
 
 
 def test_loss_change_is_kept_only_when_it_drops_by_the_relative_margin() -> None:

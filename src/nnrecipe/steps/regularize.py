@@ -3,8 +3,8 @@
 First a learning curve (validation score at 10/25/50/100% of the training data, and a power law fitted to it
 saying what more data would likely give: the recipe's best regularizer). Then, in the recipe's order, each
 change is trained from the best configuration so far, measured on the full validation set with early stopping
-(best epoch kept) and kept only when it helps: augmentation, weight decay, dropout, a smaller and a larger
-model, a smaller batch. Last, the kept configuration is trained once over the full budget with a one-cycle
+(best epoch kept) and kept only when it helps (see `beats`): augmentation, weight decay, dropout, label smoothing, a smaller
+and a larger model, a smaller batch. Last, the kept configuration is trained once over the full budget with a one-cycle
 schedule, kept only if it beats constant lr on validation. The test split is never looked at here.
 """
 
@@ -24,7 +24,7 @@ from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import Budget, TrainingConfig, budget_for
 from nnrecipe.steps.state import RunState
-from nnrecipe.steps.training import has_augmentation, selection_metric
+from nnrecipe.steps.training import has_augmentation, label_smoothing_applies, selection_metric
 from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
 
@@ -34,11 +34,15 @@ class RegularizeThresholds:
     min_gain_accuracy: float = 0.002
     #: for loss-like figures (lower is better): kept when the validation figure drops by more than this fraction
     min_gain_relative: float = 0.01
+    #: accuracy within the noise margin either way (a sample or so in 500 is luck): the change is kept when the
+    #: validation loss, which weighs how confidently each sample is right, drops by more than this fraction
+    tie_loss_relative: float = 0.1
     #: the learning curve reports what this many times the training data would likely give
     more_data_factor: float = 2.0
-    #: weight decay tried (decoupled, AdamW), and the dropout probability tried
+    #: weight decay tried (decoupled, AdamW), the dropout probability and the label-smoothing share tried
     weight_decay: float = 0.05
     dropout: float = 0.1
+    label_smoothing: float = 0.1
 
 
 def improves(value: float, best: float, *, higher_is_better: bool, thresholds: RegularizeThresholds) -> bool:
@@ -48,6 +52,24 @@ def improves(value: float, best: float, *, higher_is_better: bool, thresholds: R
     if higher_is_better:
         return value > best + thresholds.min_gain_accuracy
     return value < best * (1 - thresholds.min_gain_relative)
+
+
+def beats(candidate: dict[str, float], best: dict[str, float], *, metric: str, higher_is_better: bool,
+          thresholds: RegularizeThresholds) -> bool:
+    """Whether a candidate's validation scores beat the best so far: its figure clears the noise margin, or (for
+    accuracy) ties within the margin while its validation loss is clearly lower.
+
+    Accuracy on a validation set of a few hundred samples moves in steps of a sample; two configurations a
+    sample apart are indistinguishable by it, and the loss is the finer measure of which one generalizes.
+    """
+    value, incumbent = candidate.get(metric, math.nan), best[metric]
+    if improves(value, incumbent, higher_is_better=higher_is_better, thresholds=thresholds):
+        return True
+    if metric == "loss" or not higher_is_better or not math.isfinite(value):
+        return False
+    tied = value >= incumbent - thresholds.min_gain_accuracy - 1e-12  # not worse by more than the margin
+    loss, best_loss = candidate.get("loss", math.nan), best.get("loss", math.nan)
+    return tied and math.isfinite(loss) and math.isfinite(best_loss) and loss < best_loss * (1 - thresholds.tie_loss_relative)
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,13 @@ def _dropout(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> T
     return cfg.replace(dropout=t.dropout, width=cfg.width or 1.0)
 
 
+def _label_smoothing(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
+    why_not = label_smoothing_applies(exp)
+    if why_not is not None:
+        return why_not
+    return "already on" if cfg.label_smoothing else cfg.replace(label_smoothing=t.label_smoothing)
+
+
 def _resize(factor: float) -> Change:
     def change(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
         if "model_family" not in exp.meta:
@@ -109,6 +138,7 @@ CANDIDATES: dict[str, Change] = {
     "augment": _augment,
     "weight-decay": _weight_decay,
     "dropout": _dropout,
+    "label-smoothing": _label_smoothing,
     "smaller-model": _resize(0.5),
     "larger-model": _resize(2.0),
     "smaller-batch": _smaller_batch,
@@ -128,13 +158,17 @@ def run_regularize(state: RunState, thresholds: RegularizeThresholds = Regulariz
         return StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
                           f"{baseline.val.get(metric)}); lower the learning rate", details={"curve": curve})
     best, rows = baseline, [_row("baseline", baseline, metric, kept=True, note="step 3's model, early stopping")]
+    turned_down = []
     for name in budget.candidates:
-        best = _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds)
+        before, best = best, _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds)
+        if best is before:
+            turned_down.append(name)
     best = _try_schedule(state, best, rows, metric, higher, budget, thresholds)
     if best.config.schedule == "onecycle":
-        # A change that needs long training to pay off (augmentation makes the task harder before it helps) is
-        # measured again under the final schedule, if it was turned down at constant lr.
-        for name in budget.retest_under_schedule:
+        # A regularizer judged at constant lr with early stopping is judged on a model that never settled, and
+        # one that makes the task harder (augmentation, label smoothing, weight decay) pays off only as the
+        # learning rate anneals: those turned down are measured again under the final schedule.
+        for name in (n for n in budget.retest_under_schedule if n in turned_down):
             best = _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds, suffix="one-cycle")
     return _settle(state, best, baseline, rows, curve, metric)
 
@@ -150,8 +184,8 @@ def _try(state: RunState, name: str, change: Change, best: UnitResult, rows: lis
         return best
     key = f"regularize/{name}" + (f"-{suffix}" if suffix else "")
     unit = run_unit(state, key, made, label=f"{label}: {made.describe()}", recorders=_recorders(state))
-    kept = improves(unit.val.get(metric, math.nan), best.val[metric], higher_is_better=higher, thresholds=thresholds)
-    rows.append(_row(label, unit, metric, kept=kept, note=f"vs {best.val[metric]:.4g}"))
+    kept = beats(unit.val, best.val, metric=metric, higher_is_better=higher, thresholds=thresholds)
+    rows.append(_row(label, unit, metric, kept=kept, note=_versus(best, metric)))
     return unit if kept else best
 
 
@@ -164,9 +198,8 @@ def _try_schedule(state: RunState, best: UnitResult, rows: list[dict[str, Any]],
                                       patience=None)
         unit = run_unit(state, f"regularize/onecycle-{peak:g}", cfg, label=f"one-cycle: {cfg.describe()}",
                         recorders=_recorders(state))
-        kept = improves(unit.val.get(metric, math.nan), best.val[metric], higher_is_better=higher,
-                        thresholds=thresholds)
-        note = f"{budget.final_epochs} epochs, peak lr {cfg.lr:g}; vs best so far {best.val[metric]:.4g}"
+        kept = beats(unit.val, best.val, metric=metric, higher_is_better=higher, thresholds=thresholds)
+        note = f"{budget.final_epochs} epochs, peak lr {cfg.lr:g}; {_versus(best, metric)}"
         rows.append(_row("one-cycle schedule", unit, metric, kept=kept, note=note))
         best = unit if kept else best
     return best
@@ -215,6 +248,14 @@ def summarize_curve(points: list[dict[str, Any]], *, metric: str, higher_is_bett
 
 def _recorders(state: RunState) -> list[Any]:
     return list(state.recorders(state.experiment)) if state.recorders is not None else []
+
+
+def _versus(best: UnitResult, metric: str) -> str:
+    """What a candidate was measured against: the best so far (and its loss, the tie-breaker for accuracy)."""
+    text = f"vs best so far {best.val[metric]:.4g}"
+    if metric != "loss" and math.isfinite(best.val.get("loss", math.nan)):
+        text += f" (val loss {best.val['loss']:.3g})"
+    return text
 
 
 def _row(change: str, unit: UnitResult, metric: str, *, kept: bool, note: str) -> dict[str, Any]:
