@@ -107,3 +107,9 @@ def test_error_messages_with_brackets_print_as_they_are(tmp_path: Path) -> None:
                     "    return toy.classification(task='[bold]detect[/bold]')\n")
     proc = run_cli("check", str(spec))
     assert proc.returncode == 2 and "'[bold]detect[/bold]'" in " ".join(proc.stderr.split())
+
+
+def test_run_until_an_unknown_step_exits_2_and_names_the_steps() -> None:
+    proc = run_cli("run", str(SPECS / "good.py"), "--until", "regularise")
+    message = " ".join(proc.stderr.split())
+    assert proc.returncode == 2 and "did you mean 'regularize'" in message and "Traceback" not in proc.stderr

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", default="default", choices=("quick", "default", "long"),
                      help="how much training the steps may spend")
     run.add_argument("--force", action="store_true", help="go on past a failed gate (the report says so)")
+    run.add_argument("--until", metavar="STEP", default=None,
+                     help="stop after this step (data, skeleton, overfit, regularize, tune, squeeze); default: all six")
     run.add_argument("--fix-init", action="store_true",
                      help="set the model's final-layer bias to the data's prior (log class frequencies, target mean)")
     _common(run)
@@ -145,7 +147,7 @@ def _cmd_run(args: argparse.Namespace, console: Any) -> int:
     if args.out is None:
         args.out = str(Path("runs") / experiment.name)
     result = run_pipeline(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
-                          force=args.force, progress=TerminalProgress(console))
+                          force=args.force, progress=TerminalProgress(console), until=args.until)
     return _finish(args, console, result)
 
 

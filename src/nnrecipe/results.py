@@ -49,16 +49,26 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class StepResult:
-    """One recipe step's outcome in `nnrecipe run`."""
+    """One recipe step's outcome in `nnrecipe run`.
+
+    `scores` are the scores of the model the run held when a training step ended (split -> metric -> value),
+    so the gain of each step can be read off; the test split is scored for that table only, never to choose.
+    """
 
     step: Stage
     status: Status
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
     artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    #: wall time of the step in this invocation (work reused from an interrupted run of it costs nothing here)
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"step": self.step, "status": self.status, "summary": self.summary}
+        out: dict[str, Any] = {"step": self.step, "status": self.status, "summary": self.summary,
+                               "seconds": round(self.seconds, 3)}
+        if self.scores:
+            out["scores"] = jsonable(self.scores)
         if self.details:
             out["details"] = jsonable(self.details)
         return out

@@ -9,6 +9,7 @@ import pytest
 import tiny_spec
 import torch
 
+from nnrecipe.errors import UsageError
 from nnrecipe.steps import pipeline
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.pipeline import run_pipeline
@@ -40,11 +41,30 @@ def test_a_correct_spec_goes_through_steps_1_to_4_and_keeps_its_config(tmp_path:
     saved = TrainingConfig.from_dict(json.loads((tmp_path / "config.json").read_text())["config"])
     assert saved == TrainingConfig.from_dict(dict(steps["regularize"].details["config"]))
     assert "test" in result.scores and result.scores["test"]["accuracy"] > 0.9
+    # each training step records the scores of the model it ended with: the gain of each step reads off them
+    assert steps["regularize"].scores == result.scores
+    assert steps["overfit"].scores["val"]["accuracy"] == pytest.approx(steps["overfit"].details["ladder"][-1]["val_accuracy"])
+    assert not steps["data"].scores and "scores" in steps["overfit"].to_dict()
+    # a candidate is measured again under the final schedule only when constant lr turned it down
+    for row in tried:
+        if row["change"].endswith("(one-cycle)"):
+            first = next(r for r in tried if r["change"] == row["change"].removesuffix(" (one-cycle)"))
+            assert not first["kept"]
     # the report's recordings come from the training of the model that was kept
     history = result.artifacts["final_history"]
     final_row = [r for r in tried if r.get("kept")][-1]  # the baseline counts as kept
     assert len(history.epochs) == final_row["epochs"] and len(history.step_losses) == len(history.step_lrs)
     assert {"input_batch", "prediction_dynamics"} <= set(result.artifacts)
+
+
+def test_until_stops_after_the_named_step_and_says_so() -> None:
+    result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick", until="overfit")
+    steps = {s.step: s for s in result.steps}
+    assert steps["overfit"].status == "pass" and steps["overfit"].scores
+    assert steps["regularize"].status == "skip" and "--until" in steps["regularize"].summary
+    assert result.scores == steps["overfit"].scores  # the run's model is step 3's
+    with pytest.raises(UsageError, match="did you mean 'regularize'"):
+        run_pipeline(tiny_spec.experiment(), device="cpu", until="regularise")  # type: ignore[arg-type]
 
 
 def test_the_settled_config_trains_again_to_the_same_model(tmp_path: Path) -> None:

@@ -97,8 +97,10 @@ def _run(out: Path, *, kill_after: float | None = None, sig: int = signal.SIGKIL
 
 
 def _outcome(out: Path) -> tuple[object, ...]:
-    # the run folder's own path is the one thing two folders legitimately differ in
+    # the run folder's own path and the steps' wall times are what two runs legitimately differ in
     doc = json.loads((out / "doc.json").read_text().replace(str(out), "<run folder>"))
+    for step in doc["steps"]:
+        assert step.pop("seconds") >= 0
     model = torch.load(out / "model.pt", weights_only=False)
     return doc["steps"], doc["scores"], json.loads((out / "config.json").read_text()), model["model"]
 

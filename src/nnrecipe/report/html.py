@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nnrecipe.report.gains import gain_metric, step_gains
 from nnrecipe.results import STATUSES, CheckResult, RunResult, StepResult
 
 if TYPE_CHECKING:
@@ -78,8 +79,9 @@ def render_html(result: RunResult) -> str:
         "scores": [(split, [_format(s.get(m, "")) for m in metrics]) for split, s in result.scores.items()],
         "sections": sections,
         "overview": [_overview_row(c, i) for i, c in enumerate(result.checks)],
-        "steps": [{"id": s.step, "status": s.status, "summary": s.summary, "anchor": f"stage-{s.step}"}
-                  for s in result.steps],
+        "steps": [{"id": s.step, "status": s.status, "summary": s.summary, "anchor": f"stage-{s.step}", **gain}
+                  for s, gain in zip(result.steps, step_gains(result.steps), strict=True)],
+        "gain_metric": gain_metric(result.steps),
     }
     return _template().render(page=page)
 

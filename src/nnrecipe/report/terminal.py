@@ -48,12 +48,19 @@ def render_result(result: RunResult, console: Console, *, report_path: str | Non
         if c.status == "error":
             console.print(Text.assemble(status_text("error"), " ", (c.id, "bold"), ": ", c.summary))
     if result.steps:
+        from nnrecipe.report.gains import step_gains
+
         steps = Table(show_header=True, header_style="bold")
         steps.add_column("step")
         steps.add_column("status")
+        scored = any(s.scores for s in result.steps)
+        if scored:
+            for column in ("val", "change", "test"):
+                steps.add_column(column, justify="right")
         steps.add_column("summary")
-        for s in result.steps:
-            steps.add_row(s.step, status_text(s.status), s.summary)
+        for s, gain in zip(result.steps, step_gains(result.steps), strict=True):
+            shown = [gain["val"], gain["change"], gain["test"]] if scored else []
+            steps.add_row(s.step, status_text(s.status), *shown, s.summary)
         console.print(steps)
     for split, scores in result.scores.items():
         figures = ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())

@@ -22,7 +22,7 @@ from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig, budget_for
 from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import FitTest, model_factory, selection_metric
-from nnrecipe.steps.units import UnitResult, run_unit
+from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
 RECIPE_LR = 3e-4  # "Adam with a learning rate of 3e-4": the recipe's safe default
 
@@ -145,8 +145,9 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
         row["flag"] = flag
     status, summary = judge(rows, epochs=budget.overfit_epochs)
     fitted = [u for u, r in zip(units, rows, strict=True) if r["fit"]]
-    if fitted:
+    if fitted:  # the fitted model is the run's model until step 4 settles on a better one
         state.config = fitted[0].config
+        state.model, _ = load_unit(state, fitted[0])
     details = {"ladder": rows, "optimizer": f"Adam lr {RECIPE_LR:g}, constant", "max_epochs": budget.overfit_epochs}
     if status == "fail":
         details["fix"] = ("no model fit the training set: look for a bug first (labels, loss, learning rate), then "

@@ -8,6 +8,8 @@ command run again after a crash or Ctrl-C continues where it stopped and reaches
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +18,10 @@ from nnrecipe.engine.checkpoint import save_checkpoint
 from nnrecipe.engine.device import resolve_device
 from nnrecipe.engine.loop import evaluate
 from nnrecipe.engine.seeding import seeded
+from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress
-from nnrecipe.results import RunResult, Stage, StepResult
+from nnrecipe.results import STAGES, RunResult, Stage, StepResult
 from nnrecipe.steps.checks_step import STEP_DESCRIPTIONS, run_check_step
 from nnrecipe.steps.config import budget_for
 from nnrecipe.steps.journal import Journal
@@ -51,8 +54,12 @@ def run_pipeline(
     out_dir: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    until: Stage | None = None,
 ) -> RunResult:
+    """Walk the steps; with `until`, stop after that step (the steps after it are recorded as skipped)."""
     budget_for(budget)  # an unknown budget is a usage error before any work
+    if until is not None and until not in STAGES:
+        raise UsageError(f"until: expected one of {', '.join(STAGES)}, but got {until!r}{did_you_mean(until, STAGES)}")
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed, budget=budget)
     folder = Path(out_dir) if out_dir is not None else None
     state = RunState(experiment, ctx, folder, progress or Progress(), force)
@@ -64,11 +71,17 @@ def run_pipeline(
             _record(state, StepResult(stage, "skip", f"not run: step {closed_by.step} failed "
                                       "(--force goes on past a failed gate)"))
             continue
+        if until is not None and STAGES.index(stage) > STAGES.index(until):
+            _record(state, StepResult(stage, "skip", f"not run: the run stops after step {until} (--until)"))
+            continue
         if stage in _TRAINING_STEPS:
             state.progress.step_started(stage, _DESCRIPTIONS[stage])
+        started = time.perf_counter()
         step = run_step(state)
         if step is None:
             continue
+        scores = _scores(state) if stage in _TRAINING_STEPS and state.model is not None else {}
+        step = dataclasses.replace(step, scores=scores, seconds=time.perf_counter() - started)
         _record(state, step)
         if step.status == "fail" and not force:
             closed_by = step
@@ -130,18 +143,23 @@ def _save_model(state: RunState) -> None:
                         experiment=state.experiment.name)
 
 
-def _result(state: RunState) -> RunResult:
-    scores = {}
+def _scores(state: RunState) -> dict[str, dict[str, float]]:
+    """The current model's validation and test scores; the test split is only scored, it never chooses anything."""
+    scores: dict[str, dict[str, float]] = {}
     if state.model is not None:
         exp = state.experiment
         scores["val"] = evaluate(state.model, exp.val, exp, device=state.device)
-        if exp.test is not None:  # scored once, at the end: the test split never chooses anything
+        if exp.test is not None:
             scores["test"] = evaluate(state.model, exp.test, exp, device=state.device)
+    return scores
+
+
+def _result(state: RunState) -> RunResult:
     return RunResult(
         experiment=state.experiment.name,
         checks=tuple(state.checks),
         steps=tuple(state.steps),
-        scores=scores,
+        scores=_scores(state),
         command="run",
         artifacts=state.artifacts,
     )
