@@ -11,7 +11,7 @@ from nnrecipe.builtin import BUILTINS, load_builtin
 from nnrecipe.builtin import chars as chars_module
 
 EXPECTED_SIZES = {
-    "mnist1d": (3500, 500, 1000),
+    "mnist1d": (4000, 2000, 1000),
     "digits": (1079, 359, 359),
     "diabetes": (266, 88, 88),
 }

@@ -2,9 +2,11 @@
 
 Inputs are float32 tensors of shape (40,), one signal per sample; the models add the channel dimension
 themselves, so the same data also feeds a linear or MLP baseline unchanged. Targets are int64 class ids.
-Splits: 3,500 train / 500 val (stratified, from the package's 4,000 training signals) / 1,000 test (the
-package's own test set). Inputs are standardized with a single mean and std of the training split, which
-keeps the shape of each signal.
+Splits: train and test are the package's standard 4,000 / 1,000 signals (what published results use);
+validation is 2,000 more signals from the same generator under another seed. A 500-signal split taken from
+training would cost an eighth of the training data and decide between models on steps of 0.2%: on this data
+a change worth half a point on test moved such a split by one sample. Inputs are standardized with a single
+mean and std of the training split, which keeps the shape of each signal.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnrecipe.builtin._common import quiet_head, scaled, standardizer, stratified_split, tensor_dataset
+from nnrecipe.builtin._common import quiet_head, scaled, standardizer, tensor_dataset
 from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.experiment import Experiment
 
 LENGTH = 40
 CLASSES = 10
-VAL_SIZE = 500
-SPLIT_SEED = 0
+VAL_SIZE = 2000
+VAL_SEED = 1  # the package's standard data is made with seed 42; the validation signals with this one
 MAX_SHIFT = 8  # positions; the generator itself translates signals circularly, so shifts keep the label
 SCALE_RANGE = 0.2  # +-20% amplitude, the generator's own scale_coeff of 0.4 spans the same range
 # A random linear trend (shear) of up to +-SHEAR across the signal, in standardized units. The generator
@@ -38,17 +40,20 @@ def _arrays() -> tuple[np.ndarray, ...]:
     """(x_train, y_train, x_val, y_val, x_test, y_test), standardized; made once per process."""
     from mnist1d.data import get_dataset_args, make_dataset
 
+    standard = get_dataset_args()
+    extra = get_dataset_args()
+    extra.seed, extra.num_samples, extra.train_split = VAL_SEED, VAL_SIZE, 1.0
     with preserved_random_state():  # make_dataset reseeds the global python and numpy generators
-        data = make_dataset(get_dataset_args())
+        data, more = make_dataset(standard), make_dataset(extra)
     x, y = data["x"].astype(np.float32), data["y"].astype(np.int64)
-    train_idx, val_idx = stratified_split(y, (len(y) - VAL_SIZE, VAL_SIZE), seed=SPLIT_SEED)
-    mean, std = standardizer(x[train_idx], axis=None)
+    x_val, y_val = more["x"].astype(np.float32), more["y"].astype(np.int64)
+    mean, std = standardizer(x, axis=None)
 
     def norm(a: np.ndarray) -> np.ndarray:
         return ((a - mean) / std).astype(np.float32)
 
     x_test, y_test = data["x_test"].astype(np.float32), data["y_test"].astype(np.int64)
-    return norm(x[train_idx]), y[train_idx], norm(x[val_idx]), y[val_idx], norm(x_test), y_test
+    return norm(x), y, norm(x_val), y_val, norm(x_test), y_test
 
 
 def _block(c_in: int, c_out: int, *, kernel: int, stride: int, dropout: float) -> nn.Sequential:
