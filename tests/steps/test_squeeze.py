@@ -180,6 +180,13 @@ def test_run_goes_through_all_six_steps_and_its_final_model_loads(tmp_path: Path
     squeeze = result.steps[-1].details
     chosen = next(r for r in squeeze["table"] if r["model"] == squeeze["chosen"])
     assert result.scores["val"] == pytest.approx(chosen["val"])
+    # every training step shows its own model's scores: tuning's is its best trial, squeezing's the final model
+    steps = {s.step: s for s in result.steps}
+    best_trial = max(t["value"] for t in steps["tune"].details["trials"] if t["state"] == "complete")
+    assert steps["tune"].scores["val"]["accuracy"] == pytest.approx(best_trial)
+    table = {r["model"]: r for r in squeeze["table"]}
+    assert table["step 4"]["val"] == pytest.approx(steps["regularize"].scores["val"])
+    assert steps["squeeze"].scores == result.scores
     json.dumps(result.to_dict())  # the document stays plain JSON
     loaded = nr.load(tmp_path)
     assert evaluate(loaded.model, exp.val, exp, device=CPU) == pytest.approx(result.scores["val"])

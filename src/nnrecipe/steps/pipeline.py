@@ -81,6 +81,8 @@ def run_pipeline(
         if step is None:
             continue
         scores = _scores(state) if stage in _TRAINING_STEPS and state.model is not None else {}
+        if scores:
+            state.models[stage] = state.model  # type: ignore[assignment]
         step = dataclasses.replace(step, scores=scores, seconds=time.perf_counter() - started)
         _record(state, step)
         if step.status == "fail" and not force:

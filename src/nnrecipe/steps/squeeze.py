@@ -230,7 +230,7 @@ def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = NOISE,
                    f"epochs with early stopping"),
         "best": (best.model, [(best.config, best.model)], f"{best.label}: {best.config.describe()}"),
     }
-    table = _score_table(state, candidates, previous=state.model)
+    table = _score_table(state, candidates, previous=state.models.get("regularize"))
     chosen = choose_final(table, metric=metric, higher_is_better=higher, thresholds=thresholds)
     state.model = candidates[chosen][0]
     chosen_members = candidates[chosen][1]

@@ -28,6 +28,8 @@ class RunState:
     steps: list[StepResult] = field(default_factory=list)
     #: the model the last step settled on, trained
     model: nn.Module | None = None
+    #: the model each training step ended with, by step (the squeeze table shows step 4's beside its own)
+    models: dict[str, nn.Module] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     #: the training configuration the last step settled on (steps 5 and 6 start from it)
     config: TrainingConfig | None = None

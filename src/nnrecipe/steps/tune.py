@@ -46,7 +46,13 @@ from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
 from nnrecipe.steps.state import RunState
-from nnrecipe.steps.training import has_augmentation, label_smoothing_applies, selection_metric, train_config
+from nnrecipe.steps.training import (
+    build_model,
+    has_augmentation,
+    label_smoothing_applies,
+    selection_metric,
+    train_config,
+)
 
 #: step 4's noise margin: a change smaller than this did not move the validation score
 NOISE = RegularizeThresholds()
@@ -65,8 +71,10 @@ class TuneBudget:
     max_epochs: int
     #: trials that finish before the pruner may stop any
     startup_trials: int = 3
-    #: epochs every trial trains before it may be pruned, as a fraction of its epochs
-    warmup_fraction: float = 0.3
+    #: epochs every trial trains before it may be pruned, as a fraction of its epochs. A one-cycle schedule
+    #: peaks at 30% of training, where validation scores are at their noisiest and regularized trials
+    #: (augmentation, label smoothing) trail the others before they catch up: they are judged once it anneals.
+    warmup_fraction: float = 0.5
 
 
 TUNE_BUDGETS: dict[str, TuneBudget] = {
@@ -694,8 +702,14 @@ def run_tune(state: RunState, *, sampler: str = "random", storage: str | None = 
     run_trials_alone(study, runner, trials=budget.trials)
     # no timings in the document: a resumed run's report must equal an uninterrupted one's
     result = summarize(study, definition, storage=url, timings=False)
-    state.artifacts["tune"] = TuneOutcome(study=study, definition=definition, in_memory=runner.in_memory,
-                                          folder=folder)
+    outcome = TuneOutcome(study=study, definition=definition, in_memory=runner.in_memory, folder=folder)
+    state.artifacts["tune"] = outcome
+    ranked = outcome.ranked()
+    saved = outcome.weights(ranked[0]) if ranked else None
+    if saved is not None:  # the best trial's model is what tuning ends with (its gain shows in the steps table)
+        state.config = TrainingConfig.from_dict(saved["config"])
+        state.model = build_model(exp, state.config, device=state.device, seed=int(saved["seed"]))
+        state.model.load_state_dict(saved["model"])
     return result
 
 
