@@ -34,6 +34,8 @@ class TrainingConfig:
     dropout: float = 0.0
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
+    #: the share of the input's resolution the model sees (step 3's bottom rung for signals and images)
+    resolution: float = 1.0
     lr: float = 3e-4
     batch_size: int = 64
     augment: bool = False
@@ -45,6 +47,8 @@ class TrainingConfig:
         if self.schedule not in SCHEDULES:
             raise UsageError(f"TrainingConfig.schedule: expected one of {SCHEDULES}, but got {self.schedule!r}"
                              f"{did_you_mean(str(self.schedule), SCHEDULES)}")
+        if not 0.0 < self.resolution <= 1.0:
+            raise UsageError(f"TrainingConfig.resolution: expected a share in (0, 1], but got {self.resolution}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UsageError(f"TrainingConfig.label_smoothing: expected a share in [0, 1), but got {self.label_smoothing}")
         if self.epochs <= 0 or self.batch_size <= 0:
@@ -65,6 +69,8 @@ class TrainingConfig:
     def describe(self) -> str:
         """A short label: the model's size and the training choices that differ from plain training."""
         parts = [] if self.width is None else [f"width {self.width:g}"]
+        if self.resolution < 1.0:
+            parts.append(f"input resolution {self.resolution:g}")
         if self.depth is not None:
             parts.append(f"depth {self.depth}")
         parts.append(f"lr {self.lr:g}" + (" one-cycle" if self.schedule == "onecycle" else ""))
@@ -113,7 +119,7 @@ _CURVE = (0.1, 0.25, 0.5, 1.0)
 # Sized for the built-in mnist1d on 2 CPU cores (an epoch of its default model takes ~0.3 s): quick ~2 min,
 # default ~6 min, long ~20 min of training.
 BUDGETS: dict[str, Budget] = {
-    "quick": Budget(overfit_epochs=40, ladder_rungs=3, epochs=30, patience=5, final_epochs=60,
+    "quick": Budget(overfit_epochs=40, ladder_rungs=3, epochs=30, patience=5, final_epochs=40,
                     curve_fractions=_CURVE, candidates=("augment", "weight-decay", "larger-model"),
                     onecycle_peaks=(30.0,), retest_under_schedule=("augment",)),
     "default": Budget(overfit_epochs=80, ladder_rungs=5, epochs=100, patience=8, final_epochs=60,

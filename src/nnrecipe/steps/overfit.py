@@ -1,9 +1,10 @@
 """Step 3, overfit: find a model large enough to fit the training set, complexifying one change at a time.
 
 Plain training only (Adam 3e-4, constant learning rate, no augmentation, no regularization), as the recipe
-says. The ablation ladder climbs from a small model upward, one change per rung (width or depth, through the
-experiment's `meta["model_family"]`; a spec without one brings only its own model, a ladder of one rung), and
-stops at the first rung that fits the training set. Each rung's training loss and validation score go in the
+says. The ablation ladder climbs from a small model upward, one change per rung (input resolution for signals
+and images, then width or depth, through the experiment's `meta["model_family"]`; a spec without one brings
+only its own model, a ladder of one rung), and stops at the first full-resolution rung that fits the training
+set. Each rung's training loss and validation score go in the
 table; a rung that does not lower the training loss is flagged. The step fails when no rung fits.
 """
 
@@ -20,6 +21,7 @@ from nnrecipe.engine.seeding import seeded
 from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig, budget_for
+from nnrecipe.steps.resolution import resolution_applies
 from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import FitTest, model_factory, selection_metric
 from nnrecipe.steps.units import UnitResult, load_unit, run_unit
@@ -45,22 +47,35 @@ class Rung:
     change: str
     width: float | None
     depth: int | None
+    #: the share of the input's resolution (signals and images start at half)
+    resolution: float = 1.0
 
 
 def ladder(exp: Experiment, *, max_rungs: int) -> list[Rung]:
-    """Rungs from small upward, one change each: half width, the experiment's model, then depth and width in turn."""
+    """Rungs from small upward, one change each: half width, the experiment's model, then depth and width in turn.
+
+    For signals and images the ladder starts lower still: half width at half the input resolution, then the
+    full resolution; a reduced-resolution rung never ends the ladder, since the run goes on at full resolution.
+    """
     family = exp.meta.get("model_family")
     if family is None:
         return [Rung("the experiment's own model", None, None)]
+    rungs = _model_rungs(family)
+    if resolution_applies(exp):
+        small = rungs[0]
+        rungs = [Rung(f"{small.change}, half the input resolution", small.width, small.depth, resolution=0.5),
+                 Rung("full input resolution", small.width, small.depth), *rungs[1:]]
+    return rungs[:max_rungs]
+
+
+def _model_rungs(family: Callable[..., Any]) -> list[Rung]:
     depth = _default_depth(family)
     if depth is None:  # depth unknown: widths only
         rungs = [Rung("half width", 0.5, None), Rung("width x2 (the experiment's model)", 1.0, None)]
-        rungs += [Rung("width x2", w, None) for w in (2.0, 4.0, 8.0)]
-    else:
-        rungs = [Rung("half width", 0.5, depth), Rung("width x2 (the experiment's model)", 1.0, depth),
-                 Rung("one more block", 1.0, depth + 1), Rung("width x2", 2.0, depth + 1),
-                 Rung("one more block", 2.0, depth + 2), Rung("width x2", 4.0, depth + 2)]
-    return rungs[:max_rungs]
+        return rungs + [Rung("width x2", w, None) for w in (2.0, 4.0, 8.0)]
+    return [Rung("half width", 0.5, depth), Rung("width x2 (the experiment's model)", 1.0, depth),
+            Rung("one more block", 1.0, depth + 1), Rung("width x2", 2.0, depth + 1),
+            Rung("one more block", 2.0, depth + 2), Rung("width x2", 4.0, depth + 2)]
 
 
 def _default_depth(family: Callable[..., Any]) -> int | None:
@@ -71,10 +86,11 @@ def _default_depth(family: Callable[..., Any]) -> int | None:
 
 
 def model_label(cfg: TrainingConfig) -> str:
+    resolution = [f"input resolution {cfg.resolution:g}"] if cfg.resolution < 1.0 else []
     if cfg.width is None and cfg.depth is None:
-        return "the experiment's model"
+        return ", ".join(["the experiment's model", *resolution])
     return ", ".join(([] if cfg.width is None else [f"width {cfg.width:g}"])
-                     + ([] if cfg.depth is None else [f"depth {cfg.depth}"]))
+                     + ([] if cfg.depth is None else [f"depth {cfg.depth}"]) + resolution)
 
 
 def mean_predictor_loss(exp: Experiment) -> float:
@@ -116,7 +132,7 @@ def flag_rungs(train_losses: list[float], *, min_loss_drop: float) -> list[bool]
 def judge(rows: list[dict[str, Any]], *, epochs: int) -> tuple[str, str]:
     """(status, summary) from the ladder's rows: pass when some rung fit the training set."""
     tried = "; ".join(f"{r['model']}: train loss {r['train_loss']:.3g}" for r in rows)
-    fitted = [r for r in rows if r["fit"]]
+    fitted = [r for r in rows if r["fit"] and r.get("resolution", 1.0) >= 1.0]  # the run goes on at full resolution
     flagged = [r["model"] for r in rows if r["flag"]]
     note = f"; flagged (did not lower the training loss): {', '.join(flagged)}" if flagged else ""
     if not fitted:
@@ -134,17 +150,17 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
     units: list[UnitResult] = []
     for i, rung in enumerate(ladder(exp, max_rungs=budget.ladder_rungs)):
         cfg = TrainingConfig(width=rung.width, depth=rung.depth, lr=RECIPE_LR, batch_size=exp.batch_size,
-                             epochs=budget.overfit_epochs)
+                             epochs=budget.overfit_epochs, resolution=rung.resolution)
         unit = run_unit(state, f"overfit/rung-{i}", cfg, label=f"overfit rung {i}: {cfg.describe()}", fit_test=test)
         units.append(unit)
         rows.append(_row(exp, i, rung, unit, fitted=test(unit.train or {"loss": math.inf}, unit.val)))
-        if rows[-1]["fit"]:
+        if rows[-1]["fit"] and rung.resolution >= 1.0:
             break
     flags = flag_rungs([r["train_loss"] for r in rows], min_loss_drop=thresholds.min_loss_drop)
     for row, flag in zip(rows, flags, strict=True):
         row["flag"] = flag
     status, summary = judge(rows, epochs=budget.overfit_epochs)
-    fitted = [u for u, r in zip(units, rows, strict=True) if r["fit"]]
+    fitted = [u for u, r in zip(units, rows, strict=True) if r["fit"] and u.config.resolution >= 1.0]
     if fitted:  # the fitted model is the run's model until step 4 settles on a better one
         state.config = fitted[0].config
         state.model, _ = load_unit(state, fitted[0])
@@ -160,7 +176,8 @@ def _row(exp: Experiment, index: int, rung: Rung, unit: UnitResult, *, fitted: b
     metric, _ = selection_metric(exp)
     train = unit.train or {}
     row: dict[str, Any] = {"rung": index, "change": rung.change, "model": model_label(unit.config),
-                           "params": _params(exp, unit.config), "epochs": unit.epochs_run,
+                           "params": _params(exp, unit.config), "resolution": unit.config.resolution,
+                           "epochs": unit.epochs_run,
                            "train_loss": train.get("loss", math.nan)}
     if "accuracy" in train:
         row["train_accuracy"] = train["accuracy"]

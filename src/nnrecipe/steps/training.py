@@ -28,6 +28,8 @@ from nnrecipe.engine.seeding import derive_seed, seeded
 from nnrecipe.errors import UsageError
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.resolution import KINDS as RESOLUTION_KINDS
+from nnrecipe.steps.resolution import ReducedResolution, resolution_applies
 
 #: decides from the training-set and validation scores whether the training set is fit (step 3 stops there)
 FitTest = Callable[[dict[str, float], dict[str, float]], bool]
@@ -45,7 +47,20 @@ def is_better(value: float, best: float | None, *, higher_is_better: bool) -> bo
 
 
 def model_factory(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Module]:
-    """The architecture a config describes: the experiment's own model, or a member of its model family."""
+    """The architecture a config describes: the experiment's own model, or a member of its model family, fed its
+    inputs at the config's resolution."""
+    factory = _architecture(exp, cfg)
+    if cfg.resolution >= 1.0:
+        return factory
+    if not resolution_applies(exp):
+        raise UsageError(f"config {cfg.describe()!r} reduces the input resolution, which needs signal or image "
+                         f"inputs (meta['kind'] in {RESOLUTION_KINDS}), but this experiment's kind is "
+                         f"{exp.meta.get('kind')!r}")
+    factor, kind = max(1, round(1 / cfg.resolution)), str(exp.meta["kind"])
+    return lambda: ReducedResolution(factory(), factor, kind=kind)
+
+
+def _architecture(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Module]:
     if cfg.width is None and cfg.depth is None and not cfg.dropout:
         return exp.model
     family = exp.meta.get("model_family")
