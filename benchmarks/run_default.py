@@ -2,7 +2,7 @@
 the plain alternative (the built-in's own model trained once as the experiment says: Adam 3e-4, its epochs, the
 best validation epoch kept).
 
-    python benchmarks/run_default.py [--budgets quick,default] [--threads N]
+    python benchmarks/run_default.py [--budgets quick,default] [--threads N] [--seed N] [--no-plain]
 
 Each budget runs all six steps once; steps 1-4 are read off the same run (their wall times and the scores of
 step 4's model, which the result document records per step). Targets: issue 6, steps 1-4: default <= 15 min
@@ -30,13 +30,14 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def run_budget(budget: str, env: dict[str, str]) -> dict[str, object]:
+def run_budget(budget: str, env: dict[str, str], seed_arg: int | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         out, doc = Path(tmp) / "run", Path(tmp) / "doc.json"
         before = load()
         started = time.perf_counter()
+        seed = [] if seed_arg is None else ["--seed", str(seed_arg)]
         proc = subprocess.run([sys.executable, "-m", "nnrecipe", "run", "--budget", budget, "--out", str(out),
-                               "--json", str(doc), "--device", "cpu"], env=env, capture_output=True, text=True)
+                               "--json", str(doc), "--device", "cpu", *seed], env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         if not doc.exists():
             return {"budget": budget, "seconds": seconds, "error": proc.stderr[-2000:]}
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="quick,default")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs (default: unset)")
     parser.add_argument("--no-plain", action="store_true")
+    parser.add_argument("--seed", type=int, default=None, help="run with this seed (default: the experiment's)")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.threads:
@@ -104,7 +106,7 @@ def main() -> None:
         print(f"plain   (model as given, Adam 3e-4, {p['epochs']} epochs): {p['seconds']:6.1f} s  "
               f"val {p['val']:.4f}  test {p['test']:.4f}")
     for budget in args.budgets.split(","):
-        r = run_budget(budget, env)
+        r = run_budget(budget, env, args.seed)
         if "error" in r:
             print(f"{budget:8s} failed after {r['seconds']:.0f} s:\n{r['error']}")
             continue
