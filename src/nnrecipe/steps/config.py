@@ -119,7 +119,7 @@ _CURVE = (0.1, 0.25, 0.5, 1.0)
 # Sized for the built-in mnist1d on 2 CPU cores (an epoch of its default model takes ~0.3 s): quick ~2 min,
 # default ~6 min, long ~20 min of training.
 BUDGETS: dict[str, Budget] = {
-    "quick": Budget(overfit_epochs=40, ladder_rungs=3, epochs=30, patience=5, final_epochs=40,
+    "quick": Budget(overfit_epochs=40, ladder_rungs=3, epochs=30, patience=5, final_epochs=30,
                     curve_fractions=_CURVE, candidates=("augment", "weight-decay", "larger-model"),
                     onecycle_peaks=(30.0,), retest_under_schedule=("augment",)),
     "default": Budget(overfit_epochs=80, ladder_rungs=5, epochs=100, patience=8, final_epochs=60,

@@ -78,7 +78,7 @@ class TuneBudget:
 
 
 TUNE_BUDGETS: dict[str, TuneBudget] = {
-    "quick": TuneBudget(trials=4, max_epochs=30, startup_trials=2),
+    "quick": TuneBudget(trials=3, max_epochs=30, startup_trials=2),
     "default": TuneBudget(trials=8, max_epochs=60),
     "long": TuneBudget(trials=24, max_epochs=150, startup_trials=5),
 }
