@@ -4,8 +4,8 @@ Plain training only (Adam 3e-4, constant learning rate, no augmentation, no regu
 says. The ablation ladder climbs from a small model upward, one change per rung (input resolution for signals
 and images, then width or depth, through the experiment's `meta["model_family"]`; a spec without one brings
 only its own model, a ladder of one rung), and stops at the first full-resolution rung that fits the training
-set. Each rung's training loss and validation score go in the
-table; a rung that does not lower the training loss is flagged. The step fails when no rung fits.
+set. Each rung's training loss and validation score go in the table; a rung that does not lower the training
+loss is flagged. The step fails when no full-resolution rung fits.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 First a learning curve (validation score at 10/25/50/100% of the training data, and a power law fitted to it
 saying what more data would likely give: the recipe's best regularizer). Then, in the recipe's order, each
-change is trained from the best configuration so far, measured on the full validation set with early stopping
-(best epoch kept) and kept only when it helps (see `beats`): augmentation, weight decay, dropout, label smoothing, a smaller
-and a larger model, a smaller batch. Last, the kept configuration is trained once over the full budget with a one-cycle
-schedule, kept only if it beats constant lr on validation. The test split is never looked at here.
+change is trained from the best configuration so far at constant lr, measured on the full validation set with
+early stopping (best epoch kept) and kept only when it helps (see `beats`): augmentation, weight decay,
+dropout, label smoothing, a smaller and a larger model, a smaller batch. Then the kept configuration is trained
+with a one-cycle schedule (run to its end), kept only if it beats constant lr on validation, and under that
+schedule the regularizers constant lr turned down are measured once more. The test split is never looked at.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class RegularizeThresholds:
     min_gain_accuracy: float = 0.002
     #: for loss-like figures (lower is better): kept when the validation figure drops by more than this fraction
     min_gain_relative: float = 0.01
-    #: accuracy within the noise margin either way (a sample or so in 500 is luck): the change is kept when the
+    #: accuracy within the noise margin either way (a sample in a few hundred is luck): the change is kept when the
     #: validation loss, which weighs how confidently each sample is right, drops by more than this fraction
     tie_loss_relative: float = 0.1
     #: the learning curve reports what this many times the training data would likely give
@@ -69,7 +70,8 @@ def beats(candidate: dict[str, float], best: dict[str, float], *, metric: str, h
         return False
     tied = value >= incumbent - thresholds.min_gain_accuracy - 1e-12  # not worse by more than the margin
     loss, best_loss = candidate.get("loss", math.nan), best.get("loss", math.nan)
-    return tied and math.isfinite(loss) and math.isfinite(best_loss) and loss < best_loss * (1 - thresholds.tie_loss_relative)
+    lower = math.isfinite(loss) and math.isfinite(best_loss) and loss < best_loss * (1 - thresholds.tie_loss_relative)
+    return tied and lower
 
 
 @dataclass(frozen=True)
