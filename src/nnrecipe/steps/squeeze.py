@@ -49,8 +49,8 @@ class SqueezeBudget:
 
 SQUEEZE_BUDGETS: dict[str, SqueezeBudget] = {
     "quick": SqueezeBudget(ensemble_size=3, longer_factor=1.5, longer_patience=10),
-    "default": SqueezeBudget(ensemble_size=8, longer_factor=2.0, longer_patience=20),
-    "long": SqueezeBudget(ensemble_size=12, longer_factor=3.0, longer_patience=30),
+    "default": SqueezeBudget(ensemble_size=5, longer_factor=2.0, longer_patience=20),
+    "long": SqueezeBudget(ensemble_size=8, longer_factor=3.0, longer_patience=30),
 }
 
 
