@@ -156,12 +156,20 @@ def _scores(state: RunState) -> dict[str, dict[str, float]]:
     return scores
 
 
+def _final_scores(state: RunState) -> dict[str, dict[str, float]]:
+    """The run's model's scores: those its last training step recorded (not evaluated again), else measured."""
+    for step in reversed(state.steps):
+        if step.scores and state.models.get(step.step) is state.model:
+            return {split: dict(figures) for split, figures in step.scores.items()}
+    return _scores(state)
+
+
 def _result(state: RunState) -> RunResult:
     return RunResult(
         experiment=state.experiment.name,
         checks=tuple(state.checks),
         steps=tuple(state.steps),
-        scores=_scores(state),
+        scores=_final_scores(state),
         command="run",
         artifacts=state.artifacts,
     )
