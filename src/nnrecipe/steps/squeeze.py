@@ -112,12 +112,11 @@ def ensemble_members(state: RunState, outcome: TuneOutcome | None, *, k: int,
         best_value = float(ranked[0].value)  # type: ignore[arg-type]
         ranked = [t for t in ranked if close_to_best(t.value, best_value, higher_is_better=higher, settings=settings)]
     for trial in ranked[:k]:
-        saved = outcome.weights(trial) if outcome is not None else None
         cfg = TrainingConfig.from_dict(trial.user_attrs["config"])
         seed = int(trial.user_attrs["seed"])
-        if saved is not None:
-            model = build_model(state.experiment, cfg, device=state.device, seed=seed)
-            model.load_state_dict(saved["model"])
+        kept = outcome.model(trial, state.experiment, device=state.device) if outcome is not None else None
+        if kept is not None:
+            model = kept
             val = evaluate(model, state.experiment.val, state.experiment, device=state.device)
         else:
             model, val = _train_unit(state, f"squeeze/trial-{trial.number}", cfg, seed=seed,

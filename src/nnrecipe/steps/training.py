@@ -222,7 +222,7 @@ class _Tracker(Callback):
             # of its epochs on a small validation set would be the luckiest one (measured on mnist1d: the best of
             # 100 epochs came at 31, at peak lr, 0.992 against 0.982 at the end), and would win every comparison
             # against a configuration scored fairly.
-            self.best, self.best_epoch, self.best_val = value, record.epoch, dict(record.val)
+            self.best_val = dict(record.val)
             return False
         if is_better(value, self.best, higher_is_better=self.higher_is_better):
             self.best, self.best_epoch, self.best_val, self.bad_epochs = value, record.epoch, dict(record.val), 0

@@ -2,8 +2,8 @@
 
 "Random over grid search": each trial draws the learning rate and weight decay first (log-uniform), then the
 knobs step 4 found to matter (augmentation, dropout, label smoothing, width, batch size: those whose candidate
-moved the validation score by more than the noise margin, either way). The settled configuration itself is trial 0, so
-the study always holds the incumbent, trained under the same budget. Each trial reports its validation score
+moved the validation score by more than the noise margin, either way). The settled configuration itself is
+trial 0, so the study always holds the incumbent, trained under the same budget. Each trial reports its validation score
 every epoch and a trial far below the median of earlier trials at the same epoch is pruned.
 
 The study lives in an Optuna storage: an SQLite file in the run folder by default (a killed tuning run
@@ -306,14 +306,15 @@ SCHEMA_RACE_RETRIES = 8
 
 
 def _open_rdb(url: str, engine_kwargs: dict[str, Any], kwargs: dict[str, Any]) -> optuna.storages.BaseStorage:
-    """RDBStorage, retried while another worker is creating the same schema (PostgreSQL reports the loser's
-    CREATE TYPE / CREATE TABLE as a duplicate: seen with two workers started at once on a fresh database)."""
+    """RDBStorage, retried while another process is creating the same schema: PostgreSQL reports the loser's
+    CREATE TYPE / CREATE TABLE as a duplicate (two workers started at once on a fresh database), SQLite the
+    loser's alembic_version row as a UNIQUE violation (a reader opening a study file its worker is creating)."""
     for attempt in range(SCHEMA_RACE_RETRIES):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         except Exception as exc:
             text = str(exc)
-            racing = "already exists" in text or "duplicate key" in text
+            racing = any(sign in text for sign in ("already exists", "duplicate key", "UNIQUE constraint failed"))
             if not racing or attempt == SCHEMA_RACE_RETRIES - 1:
                 raise
             time.sleep(0.25 * (attempt + 1))
@@ -705,11 +706,9 @@ def run_tune(state: RunState, *, sampler: str = "random", storage: str | None = 
     outcome = TuneOutcome(study=study, definition=definition, in_memory=runner.in_memory, folder=folder)
     state.artifacts["tune"] = outcome
     ranked = outcome.ranked()
-    saved = outcome.weights(ranked[0]) if ranked else None
-    if saved is not None:  # the best trial's model is what tuning ends with (its gain shows in the steps table)
-        state.config = TrainingConfig.from_dict(saved["config"])
-        state.model = build_model(exp, state.config, device=state.device, seed=int(saved["seed"]))
-        state.model.load_state_dict(saved["model"])
+    best = outcome.model(ranked[0], exp, device=state.device) if ranked else None
+    if best is not None:  # the best trial's model is what tuning ends with (its gain shows in the steps table)
+        state.model, state.config = best, TrainingConfig.from_dict(ranked[0].user_attrs["config"])
     return result
 
 
@@ -736,6 +735,15 @@ class TuneOutcome:
 
     def weights(self, trial: FrozenTrial) -> dict[str, Any] | None:
         return saved_trial(self.folder, trial.number, self.in_memory)
+
+    def model(self, trial: FrozenTrial, exp: Experiment, *, device: torch.device) -> torch.nn.Module | None:
+        """A completed trial's model with its kept weights; None when they are on another machine."""
+        saved = self.weights(trial)
+        if saved is None:
+            return None
+        model = build_model(exp, TrainingConfig.from_dict(saved["config"]), device=device, seed=int(saved["seed"]))
+        model.load_state_dict(saved["model"])
+        return model
 
 
 # -- `nnrecipe tune`: one worker process (several per machine with --workers)
