@@ -2,7 +2,8 @@
 
 Debian's binaries live in /usr/lib/postgresql/<version>/bin (scripts/test installs them). initdb refuses to run
 as root, so as root the server runs as the `postgres` system user (the package creates it), else `nobody`.
-The tests skip, saying why, only when the binaries are absent.
+The tests skip, saying why, only when the binaries are absent or, as root, no system user can run the server
+(scripts/test installs the package, which creates `postgres`, so CI runs them).
 """
 
 from __future__ import annotations
