@@ -94,7 +94,7 @@ def test_judge_init_loss_is_pure_and_two_sided() -> None:
     from nnrecipe.checks.skeleton.init_loss import InitLoss, InitLossThresholds
 
     check, t = InitLoss(), InitLossThresholds()
-    base = {"expected": 2.30, "expected_with_prior_bias": 2.30, "task": "classification"}
+    base = {"expected": 2.30, "expected_with_prior_bias": 2.30, "output_space": "logits"}
     assert check.judge({**base, "measured": 2.35}, t).status == "pass"
     assert check.judge({**base, "measured": 3.2}, t).status == "warn"
     assert check.judge({**base, "measured": 10.75}, t).status == "fail"

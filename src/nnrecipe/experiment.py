@@ -43,6 +43,9 @@ class Experiment:
     seed: int = 0
     train_step: Callable[[Any, Any, Any], Any] | None = None
     human_labels: Sequence[Any] | None = None
+    #: the target value the loss skips (padding), for every check that reads targets; found from the loss or the
+    #: data when not given (see nnrecipe.engine.targets)
+    ignore_index: int | None = None
     # Not part of the contract's user surface: built-ins describe their data kind and their own
     # label-preserving batch augmentation here, for the report and the regularize step.
     meta: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +128,11 @@ def _validate(exp: Experiment) -> None:
         _require_positive_int("num_classes", exp.num_classes)
         if exp.task == "regression":
             raise SpecError("Experiment field 'num_classes': a regression task has no classes; leave it as None")
+    if exp.ignore_index is not None and (not isinstance(exp.ignore_index, int) or isinstance(exp.ignore_index, bool)):
+        raise SpecError(f"Experiment field 'ignore_index': expected an integer target value or None, but got "
+                        f"{exp.ignore_index!r}")
+    if exp.ignore_index is not None and exp.task == "regression":
+        raise SpecError("Experiment field 'ignore_index': a regression task has no class ids to skip; leave it as None")
     if not isinstance(exp.seed, int) or isinstance(exp.seed, bool):
         raise SpecError(f"Experiment field 'seed': expected an integer, but got {exp.seed!r}")
     _validate_class_names(exp)

@@ -74,10 +74,11 @@ class LoadedModel:
         is used in eval mode and left in the mode it was in.
         """
         from nnrecipe.engine.loop import mode, predict
+        from nnrecipe.engine.outputs import forward
 
         if isinstance(inputs, torch.Tensor):
             with mode(self.model, False):
-                outputs = torch.cat([self.model(chunk.to(self.device)).float()
+                outputs = torch.cat([forward(self.model, chunk.to(self.device)).float()
                                      for chunk in inputs.split(batch_size)])
         else:
             outputs, _ = predict(self.model, inputs, device=self.device, batch_size=batch_size)

@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Iterable, Sequence
 
-from nnrecipe.checks.base import Check
+from nnrecipe.checks.base import CannotRun, Check
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.errors import UsageError, did_you_mean
@@ -42,6 +42,8 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
                 return CheckResult(check.id, check.stage, "skip", reason, seconds=time.perf_counter() - started)
             measured = check.measure(ctx)
             verdict = check.judge(measured, check.thresholds)
+    except CannotRun as reason:
+        return CheckResult(check.id, check.stage, "skip", str(reason), seconds=time.perf_counter() - started)
     except Exception as exc:  # a broken check is a row in the report, never an abort
         return CheckResult(
             check.id,

@@ -27,6 +27,12 @@ class Verdict:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
+class CannotRun(Exception):
+    """Raised by `measure` when this setup does not allow the measurement (the check becomes a `skip` with the
+    reason, never an `error`): e.g. a model that cannot be widened because its forward or the user's step needs
+    more than an input tensor."""
+
+
 @dataclass(frozen=True)
 class NoThresholds:
     """For checks whose verdict needs no tunable limit."""

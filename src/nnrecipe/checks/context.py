@@ -13,7 +13,16 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from nnrecipe.engine.data import Batch, LossFn, class_prior, infer_num_classes, loss_fn, make_optimizer, take
+from nnrecipe.engine.data import (
+    Batch,
+    LossFn,
+    class_prior,
+    ignore_index,
+    infer_num_classes,
+    loss_fn,
+    make_optimizer,
+    take,
+)
 from nnrecipe.engine.seeding import derive_seed, seeded
 from nnrecipe.experiment import Experiment
 
@@ -41,6 +50,11 @@ class CheckContext:
     @property
     def num_classes(self) -> int | None:
         return infer_num_classes(self.experiment)
+
+    @property
+    def ignore_index(self) -> int | None:
+        """The target value the loss skips (padding), or None."""
+        return ignore_index(self.experiment)
 
     @property
     def loss_fn(self) -> LossFn:

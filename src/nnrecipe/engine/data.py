@@ -7,6 +7,7 @@ through a seeded `DataLoader`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,27 +15,33 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from nnrecipe.engine.targets import class_prior, ignore_index, infer_num_classes
 from nnrecipe.experiment import Experiment
+
+__all__ = ["Batch", "Batches", "LossFn", "all_targets", "class_prior", "collate", "default_loss", "ignore_index",
+           "infer_num_classes", "loss_fn", "make_optimizer", "take", "tensors_of"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def default_loss(task: str) -> LossFn:
-    if task == "classification":
-        return F.cross_entropy
+def default_loss(task: str, ignore_index: int | None = None) -> LossFn:
+    """The standard loss of a task: cross-entropy (skipping `ignore_index` targets), or MSE for regression."""
+    if task == "regression":
+        return F.mse_loss
+    ignore = -100 if ignore_index is None else ignore_index  # -100: cross_entropy's own default
     if task == "sequence":
-        return sequence_cross_entropy
-    return F.mse_loss
+        return functools.partial(sequence_cross_entropy, ignore_index=ignore)
+    return functools.partial(F.cross_entropy, ignore_index=ignore)
 
 
-def sequence_cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def sequence_cross_entropy(output: torch.Tensor, target: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
     """Cross-entropy over the flattened tokens: output (B, T, V), target (B, T)."""
-    return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+    return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1), ignore_index=ignore_index)
 
 
 def loss_fn(exp: Experiment) -> LossFn:
-    return exp.loss if exp.loss is not None else default_loss(exp.task)
+    return exp.loss if exp.loss is not None else default_loss(exp.task, ignore_index(exp))
 
 
 def make_optimizer(exp: Experiment, params: Any) -> torch.optim.Optimizer:
@@ -76,37 +83,6 @@ def all_targets(ds: Any) -> torch.Tensor:
     if tensors is not None:
         return tensors[1]
     return torch.stack([torch.as_tensor(ds[i][1]) for i in range(len(ds))])
-
-
-def infer_num_classes(exp: Experiment) -> int | None:
-    """`num_classes` when given, else the largest class id (or token id, for sequences) seen + 1."""
-    if exp.task == "regression":
-        return None
-    if exp.num_classes is not None:
-        return exp.num_classes
-    cached = exp.meta.get("_inferred_num_classes")
-    if cached is not None:
-        return int(cached)
-    largest = 0
-    for ds in (exp.train, exp.val, exp.test):
-        if ds is None:
-            continue
-        largest = max(largest, int(all_targets(ds).max()))
-        if exp.task == "sequence":
-            tensors = tensors_of(ds)
-            inputs = tensors[0] if tensors is not None else torch.stack([torch.as_tensor(ds[i][0]) for i in range(len(ds))])
-            largest = max(largest, int(inputs.max()))
-    exp.meta["_inferred_num_classes"] = largest + 1
-    return largest + 1
-
-
-def class_prior(exp: Experiment) -> torch.Tensor:
-    """Frequency of each class (each token, for sequences) among the training targets."""
-    num_classes = infer_num_classes(exp)
-    assert num_classes is not None, "class_prior needs a classification or sequence task"
-    targets = all_targets(exp.train).reshape(-1).long()
-    counts = torch.bincount(targets, minlength=num_classes).double()
-    return counts / counts.sum()
 
 
 class Batches:

@@ -16,8 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnrecipe.engine.data import Batch, Batches, LossFn, loss_fn, make_optimizer
+from nnrecipe.engine.data import Batch, Batches, LossFn, ignore_index, loss_fn, make_optimizer
+from nnrecipe.engine.outputs import forward
 from nnrecipe.engine.seeding import derive_seed, seed_everything, seeded
+from nnrecipe.engine.targets import labelled
 from nnrecipe.experiment import Experiment
 
 
@@ -76,7 +78,7 @@ def standard_step(loss: LossFn) -> Callable[[nn.Module, Batch, torch.optim.Optim
     def step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer) -> torch.Tensor:
         x, y = batch
         optimizer.zero_grad(set_to_none=True)
-        out = model(x)
+        out = forward(model, x)
         value = loss(out, y)
         value.backward()
         optimizer.step()
@@ -207,7 +209,7 @@ def predict(model: nn.Module, ds: Any, *, device: torch.device, batch_size: int 
     outputs, targets = [], []
     with mode(model, False):
         for x, y in Batches(ds, batch_size=batch_size, shuffle=False, seed=0):
-            outputs.append(model(x.to(device, non_blocking=True)).float())
+            outputs.append(forward(model, x.to(device, non_blocking=True)).float())
             targets.append(y.to(device, non_blocking=True))
     return torch.cat(outputs), torch.cat(targets)
 
@@ -227,5 +229,20 @@ def scores_from_outputs(outputs: torch.Tensor, targets: torch.Tensor, exp: Exper
             scores["mse"] = float((diff**2).mean())
             scores["mae"] = float(diff.abs().mean())
         else:
-            scores["accuracy"] = float((outputs.argmax(-1) == targets).float().mean())
+            scores["accuracy"] = accuracy(outputs, targets, ignore_index(exp))
     return scores
+
+
+def predicted_classes(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Class ids from outputs: the argmax of (B, C) / (B, T, V) scores, or for one binary logit per sample
+    ((B,) or (B, 1) against (B,) targets) its sign."""
+    if outputs.dim() == targets.dim() or (outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1):
+        return (outputs.reshape(targets.shape) > 0).long()
+    return outputs.argmax(-1)
+
+
+def accuracy(outputs: torch.Tensor, targets: torch.Tensor, ignore: int | None = None) -> float:
+    """The share of labelled targets predicted right (positions holding the ignore index do not count)."""
+    right = predicted_classes(outputs, targets) == targets
+    keep = labelled(targets, ignore)
+    return float(right[keep].float().mean()) if bool(keep.any()) else float("nan")

@@ -11,6 +11,7 @@ from torch import nn
 
 from nnrecipe.engine.data import take
 from nnrecipe.engine.loop import EpochRecord, mode
+from nnrecipe.engine.outputs import forward
 from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.experiment import Experiment
 from nnrecipe.report.capture import Recorder
@@ -57,7 +58,7 @@ class PredictionDynamics(Recorder):
     def _observe(self, model: nn.Module, epoch: int) -> None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         with preserved_random_state(), mode(model, False):  # a stochastic eval must not shift training's RNG
-            out = model(self.x.to(device))
+            out = forward(model, self.x.to(device))
         self.epochs.append(epoch)
         self.outputs.append(summarize_outputs(out, self.y, self.task))
 

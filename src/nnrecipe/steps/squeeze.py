@@ -25,6 +25,7 @@ from torch import nn
 
 from nnrecipe.engine.data import Batch, loss_fn
 from nnrecipe.engine.loop import evaluate
+from nnrecipe.engine.outputs import forward
 from nnrecipe.experiment import Experiment
 from nnrecipe.loading import Ensemble, choose, save_model
 from nnrecipe.results import StepResult
@@ -160,7 +161,7 @@ class DistillStep:
         with torch.no_grad():
             target = self.teacher(x)
         optimizer.zero_grad(set_to_none=True)
-        out = model(x)
+        out = forward(model, x)
         w = self.settings.soft_weight
         loss = w * self.soft_loss(out, target) + (1 - w) * self.hard_loss(out, y)
         loss.backward()

@@ -33,3 +33,19 @@ def test_judge_without_torch() -> None:
     bad = {**good, "short_run": {"accuracy": 0.33, "loss": 1.25}}
     assert judge(good, t).status == "pass"
     assert judge(bad, t).status == "fail"
+    # A language model early in training: every number ahead of the unigram baseline, by a clear margin in
+    # accuracy over 2,048 validation windows (the word-level LSTM case): a pass, not "does not beat".
+    lm = {"task": "sequence", "majority": {"accuracy": 0.053, "loss": 6.60}, "linear": None, "samples": 2048,
+          "short_run": {"accuracy": 0.098, "loss": 6.52}}
+    assert judge(lm, t).status == "pass"
+    # The same gap on 40 samples is within chance (shuffled labels look like this).
+    assert judge({**lm, "samples": 40}, t).status == "fail"
+
+
+def test_padding_targets_are_left_out_of_the_majority_baseline() -> None:
+    from nnrecipe.checks.skeleton._common import majority_scores
+
+    train = torch.tensor([[1, 1, 2, -1, -1], [1, 2, 2, 2, -1]])
+    val = torch.tensor([[2, 2, 2, -1, -1]])
+    got = majority_scores(train, val, "sequence", 3, ignore=-1)
+    assert got["accuracy"] == 1.0  # class 2 is the majority of the labelled tokens; the padding counts nowhere

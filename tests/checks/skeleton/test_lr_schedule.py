@@ -30,3 +30,32 @@ def test_judge_without_torch() -> None:
     assert judge({**m, "_lrs": [1.0] * 10 + [1e-5] * 90}, t).status == "fail"
     assert judge({**m, "_lrs": [1.0, float("nan")]}, t).status == "fail"
     assert judge({**m, "_lrs": [0.0] + [1.0] * 99}, t).status == "pass"  # warm-up from zero is fine
+
+
+def warmup_cosine(warmup: int, total: int) -> object:
+    """nanoGPT's schedule as a LambdaLR: linear warm-up over `warmup` iterations, cosine to 10% at `total`."""
+    import math
+
+    def factor(it: int) -> float:
+        if it < warmup:
+            return (it + 1) / warmup
+        progress = min(1.0, (it - warmup) / max(1, total - warmup))
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+
+    return lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def test_iteration_warmup_stepped_per_step_passes_and_per_epoch_fails() -> None:
+    exp = toy.classification(epochs=10)
+    total = 10 * -(-len(exp.train) // exp.batch_size)  # the planned iterations: 160
+    per_step = exp.replace(scheduler=warmup_cosine(120, total), scheduler_interval="step")
+    assert status(per_step) == "pass"
+    # The same per-iteration schedule stepped once per epoch: the lr stays at warm-up values all run.
+    assert status(per_step.replace(scheduler_interval="epoch")) == "fail"
+
+
+def test_judge_never_reaching_the_base_lr() -> None:
+    judge, t = LrSchedule().judge, LrScheduleThresholds()
+    m = {"interval": "epoch", "base_lr": 1.0}
+    assert judge({**m, "_lrs": [0.005 * (i // 10 + 1) for i in range(100)]}, t).status == "fail"
+    assert judge({**m, "_lrs": [min(1.0, i / 10) for i in range(100)]}, t).status == "pass"

@@ -58,4 +58,45 @@ def test_judge_without_torch() -> None:
     ok = {"cosine": 1.0, "norm_ratio": 1.0, "reference_norm": 1.0}
     assert judge({"steps": 2, "per_step": [ok, ok]}, t).status == "pass"
     assert judge({"steps": 2, "per_step": [ok, {**ok, "norm_ratio": 4.0}]}, t).status == "fail"
-    assert judge({"steps": 2, "per_step": []}, t).status == "warn"
+    by_hand = {"kind": "update", "cosine": 1.0, "moved": 0.1, "reference_norm": 1.0}
+    assert judge({"steps": 2, "per_step": [by_hand, by_hand]}, t).status == "pass"
+    assert judge({"steps": 2, "per_step": [by_hand, {**by_hand, "cosine": 0.7}]}, t).status == "warn"
+    assert judge({"steps": 2, "per_step": [by_hand, {**by_hand, "cosine": -1.0}]}, t).status == "fail"
+    assert judge({"steps": 2, "per_step": [{**by_hand, "moved": 0.0}]}, t).status == "fail"
+
+
+def hand_written_update(sign: float) -> Any:
+    """The old PyTorch examples' style: no optimizer step, the parameters updated through .data."""
+
+    def step(model: Any, batch: Any, optimizer: Any) -> torch.Tensor:
+        x, y = batch
+        model.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        for p in model.parameters():
+            p.data.add_(-sign * 0.1 * p.grad.data)
+        return loss
+
+    return step
+
+
+def lbfgs_step(model: Any, batch: Any, optimizer: Any) -> torch.Tensor:
+    x, y = batch
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    return optimizer.step(closure)
+
+
+def test_hand_written_update_passes_and_its_wrong_sign_fails() -> None:
+    assert status(toy.classification(train_step=hand_written_update(+1.0))) == "pass"
+    assert status(toy.classification(train_step=hand_written_update(-1.0))) == "fail"
+
+
+def test_lbfgs_with_a_closure_passes() -> None:
+    lbfgs = lambda params: torch.optim.LBFGS(params, lr=0.5, max_iter=5)  # noqa: E731
+    assert status(toy.classification(optimizer=lbfgs, train_step=lbfgs_step)) == "pass"

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from nnrecipe.engine.data import tensors_of
+from nnrecipe.engine.targets import labelled
 
 
 class _MappedInputs(Dataset):
@@ -32,15 +33,19 @@ def map_inputs(ds: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
 
 
 def majority_scores(train_targets: torch.Tensor, val_targets: torch.Tensor, task: str,
-                    num_classes: int | None) -> dict[str, float]:
-    """The scores of a predictor that ignores its input: the majority class / the prior, or the mean."""
+                    num_classes: int | None, ignore: int | None = None) -> dict[str, float]:
+    """The scores of a predictor that ignores its input: the majority class / the prior, or the mean.
+    Targets holding the ignore index (padding) are left out."""
     if task == "regression":
         mean = train_targets.float().mean(0, keepdim=True)
         diff = val_targets.float() - mean
         return {"mse": float((diff**2).mean()), "mae": float(diff.abs().mean()), "loss": float((diff**2).mean())}
     assert num_classes is not None
-    counts = torch.bincount(train_targets.reshape(-1).long(), minlength=num_classes).double()
+    train = train_targets.reshape(-1).long()
+    train = train[labelled(train, ignore) & (train >= 0) & (train < num_classes)]
+    counts = torch.bincount(train, minlength=num_classes).double()
     prior = (counts / counts.sum()).clamp_min(1e-12)
     val = val_targets.reshape(-1).long()
+    val = val[labelled(val, ignore) & (val >= 0) & (val < num_classes)]
     return {"accuracy": float((val == int(counts.argmax())).double().mean()),
             "loss": float(-prior.log()[val].mean())}

@@ -19,7 +19,8 @@ from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.skeleton._common import majority_scores
 from nnrecipe.checks.skeleton.short_run import shared_short_run
 from nnrecipe.engine.data import all_targets, collate
-from nnrecipe.engine.loop import mode
+from nnrecipe.engine.loop import accuracy, mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 512
 
@@ -38,7 +39,7 @@ class AugmentConsistencyThresholds:
 def _score(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
     if task == "regression":
         return float(((out.reshape(y.shape).float() - y.float()) ** 2).mean())
-    return float((out.argmax(-1) == y).double().mean())
+    return accuracy(out, y)
 
 
 class AugmentConsistency(Check):
@@ -57,9 +58,9 @@ class AugmentConsistency(Check):
         xa, ya = collate([augment(x[i].cpu(), y[i].cpu()) for i in range(len(y))])
         model = shared_short_run(ctx).model
         with torch.no_grad(), mode(model, False):
-            clean = _score(model(x), y, ctx.task)
-            augmented = _score(model(xa.to(ctx.device)), ya.to(ctx.device), ctx.task)
-        base = majority_scores(all_targets(ctx.experiment.train), y.cpu(), ctx.task, ctx.num_classes)
+            clean = _score(forward(model, x), y, ctx.task)
+            augmented = _score(forward(model, xa.to(ctx.device)), ya.to(ctx.device), ctx.task)
+        base = majority_scores(all_targets(ctx.experiment.train), y.cpu(), ctx.task, ctx.num_classes, ctx.ignore_index)
         baseline = base["mse"] if ctx.task == "regression" else base["accuracy"]
         return {"metric": "mse" if ctx.task == "regression" else "accuracy", "clean": clean,
                 "augmented": augmented, "input_free_baseline": baseline}

@@ -10,7 +10,8 @@ the other samples' outputs are watched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from torch import nn
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 6
 _BATCH_MIXING = (nn.modules.batchnorm._BatchNorm,)
@@ -37,20 +39,31 @@ def leakage(model: nn.Module, x: torch.Tensor, probes: list[int]) -> float:
     for i in probes:
         if x.is_floating_point():
             xg = x.detach().clone().requires_grad_(True)
-            out = model(xg)
+            out = forward(model, xg)
             (grad,) = torch.autograd.grad(out[i].float().sum(), xg)
             own = grad[i].abs().max()
             others = torch.cat([grad[:i], grad[i + 1 :]]).abs().max()
         else:
-            out = model(x).detach()
             x2 = x.clone()
             x2[i] = (x2[i] + 1) % (int(x.max()) + 1)  # another valid token everywhere in sample i
-            out2 = model(x2).detach()
+            # Both passes draw the same dropout masks: in train mode, randomness is not mixing.
+            out, out2 = (_same_draws(functools.partial(_detached_forward, model, v), x.device) for v in (x, x2))
             diff = (out2 - out).float().abs().reshape(len(x), -1).max(1).values
             own = diff[i]
             others = torch.cat([diff[:i], diff[i + 1 :]]).max()
         worst = max(worst, float(others / own.clamp_min(1e-12)))
     return worst
+
+
+def _detached_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return forward(model, x).detach()
+
+
+def _same_draws(run: Callable[[], torch.Tensor], device: torch.device) -> torch.Tensor:
+    """`run()` under a fixed random state (restored afterwards), so two calls see the same random draws."""
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        return run()
 
 
 class BatchIndependence(Check):

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.base import CannotRun, Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.skeleton.short_run import end_of_run, shared_short_run, train_short
 
@@ -26,6 +26,8 @@ class CapacityThresholds:
     window: float = 0.15
     #: the base run counts as already fitted when its end loss is below this fraction of its start
     fitted: float = 0.02
+    #: judged only when the base run stalls: its loss fell by less than this fraction of its start
+    stalled: float = 0.25
 
 
 class Doubled(nn.Module):
@@ -35,8 +37,20 @@ class Doubled(nn.Module):
         super().__init__()
         self.a, self.b = factory(), factory()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.a(x) + self.b(x)) * 2**-0.5
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        ra, rb = self.a(*args, **kwargs), self.b(*args, **kwargs)
+        if isinstance(ra, (tuple, list)) and all(v is None for v in ra[1:]):
+            ra, rb = ra[0], rb[0]  # a `(logits, None)` forward called without targets
+        if not (isinstance(ra, torch.Tensor) and isinstance(rb, torch.Tensor)):
+            raise CannotRun(f"the model's forward returns a {type(ra).__name__} that the step reads, so two copies "
+                            "side by side cannot be combined into one model of twice the width")
+        return (ra + rb) * 2**-0.5
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.a, name)  # the user's loss or step may read the model's own attributes
 
 
 class Capacity(Check):
@@ -49,7 +63,13 @@ class Capacity(Check):
         base = shared_short_run(ctx)
         factory = ctx.experiment.model
         # Same seed as the shared run: the same batches, in the same order.
-        big = train_short(ctx, "capacity", factory=lambda: Doubled(factory), seed=ctx.derive("short-run"))
+        try:
+            big = train_short(ctx, "capacity", factory=lambda: Doubled(factory), seed=ctx.derive("short-run"))
+        except CannotRun:
+            raise
+        except Exception as exc:  # the user's code cannot train the doubled model: nothing to compare
+            raise CannotRun(f"a model of twice the width could not be trained with this setup "
+                            f"({type(exc).__name__}: {exc})") from exc
         return {"_base": base.history.step_losses, "_big": big.history.step_losses,
                 "parameters": sum(p.numel() for p in base.model.parameters()),
                 "parameters_doubled": sum(p.numel() for p in big.model.parameters())}
@@ -65,6 +85,10 @@ class Capacity(Check):
             return Verdict("pass", f"{text}; the model already fits the training batches", evidence=numbers)
         if d_end < b_end:
             return Verdict("pass", text, evidence=numbers)
+        drop = (start - b_end) / abs(start) if start else 0.0
+        if drop >= t.stalled:
+            return Verdict("pass", f"{text}; the run learns ({drop:.0%} lower than at its start), so a short run "
+                           "cannot tell the widths apart", evidence=numbers)
         return Verdict("warn", f"{text}: more capacity does not help",
                        "something other than capacity holds training back: a softmax/sigmoid before the loss, a "
                        "clamped loss, a learning rate far off, or labels that do not follow the inputs",

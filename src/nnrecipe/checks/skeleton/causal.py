@@ -16,6 +16,7 @@ import torch
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 4
 
@@ -44,11 +45,11 @@ class Causal(Check):
         model = ctx.fresh_model("causal")
         worst, where = 0.0, None
         with torch.no_grad(), mode(model, False):
-            out = model(x).float()  # (B, T, V)
+            out = forward(model, x).float()  # (B, T, V)
             for p in positions:
                 x2 = x.clone()
                 x2[:, p] = (x2[:, p] + 1) % vocab
-                diff = (model(x2).float() - out).abs()  # (B, T, V)
+                diff = (forward(model, x2).float() - out).abs()  # (B, T, V)
                 own = diff[:, p:].max().clamp_min(1e-12)
                 past = diff[:, :p].max()
                 if float(past / own) > worst:

@@ -6,6 +6,7 @@ baseline; the linear model is reported beside it (a short run need not beat it y
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ LINEAR_FEATURES = 4096
 @dataclass(frozen=True)
 class DumbBaselinesThresholds:
     #: the short run beats the majority baseline when its validation loss is below this fraction of the
-    #: baseline's, or (classification, for an overconfident model whose loss is high) its accuracy is above
-    #: the baseline's by this many points: far beyond the sampling noise of a chance-level model
+    #: baseline's, or (for an overconfident model whose loss is high) its accuracy is above the baseline's by
+    #: this many standard errors of a chance-level score on as many validation samples: beyond sampling noise.
+    #: A sample's accuracy (over its tokens, for sequences) varies at most as one Bernoulli draw, so the
+    #: standard error sqrt(p(1-p)/samples) holds however correlated the tokens of one sequence are.
     loss_ratio: float = 0.98
-    accuracy_margin: float = 0.10
+    accuracy_z: float = 4.0
 
 
 def _linear_baseline(ctx: CheckContext) -> dict[str, float] | None:
@@ -61,6 +64,12 @@ def _linear_baseline(ctx: CheckContext) -> dict[str, float] | None:
         return {"accuracy": float((torch.as_tensor(clf.predict(vxs)) == vy).double().mean())}
 
 
+def _chance_error(m: Mapping[str, Any]) -> float:
+    """The standard error of the majority baseline's accuracy over the validation samples."""
+    p = min(max(m["majority"]["accuracy"], 1e-3), 1 - 1e-3)
+    return math.sqrt(p * (1 - p) / max(int(m.get("samples", 1)), 1))
+
+
 class DumbBaselines(Check):
     id = "dumb-baselines"
     stage = "skeleton"
@@ -70,24 +79,26 @@ class DumbBaselines(Check):
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         val = val_subset(ctx)
         targets = all_targets(val)
-        majority = majority_scores(all_targets(ctx.experiment.train), targets, ctx.task, ctx.num_classes)
+        majority = majority_scores(all_targets(ctx.experiment.train), targets, ctx.task, ctx.num_classes,
+                                   ctx.ignore_index)
         return {"task": ctx.task, "majority": majority, "linear": _linear_baseline(ctx),
-                "short_run": shared_short_run_scores(ctx)}
+                "short_run": shared_short_run_scores(ctx), "samples": len(val)}
 
     def judge(self, m: Mapping[str, Any], t: DumbBaselinesThresholds) -> Verdict:
         major, run, linear = m["majority"], m["short_run"], m["linear"]
         regression = m["task"] == "regression"
         metric = "mse" if regression else "accuracy"
         beats_loss = run["loss"] < t.loss_ratio * major["loss"]
-        beats_acc = not regression and run["accuracy"] > major["accuracy"] + t.accuracy_margin
+        beats_acc = not regression and run["accuracy"] > major["accuracy"] + t.accuracy_z * _chance_error(m)
         name = "mean predictor" if regression else "majority class"
         text = (f"short run: val {metric} {run[metric]:.4g}, loss {run['loss']:.4g}; {name}: {metric} "
                 f"{major[metric]:.4g}, loss {major['loss']:.4g}")
         if linear is not None:
             text += f"; linear model: {metric} {linear[metric]:.4g}"
-        if not (beats_loss or beats_acc):
-            return Verdict("fail", f"the short run does not beat the {name} ({text})",
+        if beats_loss or beats_acc:
+            return Verdict("pass", text)
+        noise = "" if regression else f", +-{_chance_error(m):.2g} by chance on {m.get('samples', '?')} samples"
+        return Verdict("fail", f"the short run does not beat the {name} beyond noise ({text}{noise})",
                            "the model does no better than ignoring its input: check that labels stay paired with "
                            "their inputs, that the loss and learning rate let it learn (see loss-decreases), and "
                            "that validation data is preprocessed like training data")
-        return Verdict("pass", text)

@@ -16,6 +16,7 @@ import torch
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 8
 ALONE = 3  # samples also evaluated on their own
@@ -38,11 +39,11 @@ class EvalDeterminism(Check):
         x, _ = ctx.batch(SAMPLES, "train", "eval-determinism")
         model = ctx.fresh_model("eval-determinism")
         with torch.no_grad(), mode(model, False):
-            first, second = model(x).float(), model(x).float()
+            first, second = forward(model, x).float(), forward(model, x).float()
             scale = float(first.abs().max().clamp_min(1e-12))
             measured: dict[str, Any] = {"repeat_difference": float((first - second).abs().max()) / scale}
             try:
-                alone = torch.cat([model(x[i : i + 1]).float() for i in range(ALONE)])
+                alone = torch.cat([forward(model, x[i : i + 1]).float() for i in range(ALONE)])
                 measured["alone_difference"] = float((first[:ALONE] - alone).abs().max()) / scale
             except (ValueError, RuntimeError) as exc:  # e.g. "expected more than 1 value per channel"
                 measured["alone_difference"] = float("inf")

@@ -21,6 +21,7 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.skeleton.short_run import shared_short_run
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 256
 _RELU = (nn.ReLU, nn.ReLU6, nn.ELU, nn.SELU, nn.CELU)  # units whose output can be stuck at its floor
@@ -81,7 +82,7 @@ class GradientHealth(Check):
         try:
             with mode(model, True):
                 model.zero_grad(set_to_none=True)
-                ctx.loss_fn(model(x), y).backward()
+                ctx.loss_fn(forward(model, x), y).backward()
         finally:
             for h in hooks:
                 h.remove()

@@ -16,7 +16,8 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.skeleton.short_run import shared_short_run
 from nnrecipe.engine.data import take
-from nnrecipe.engine.loop import predict
+from nnrecipe.engine.loop import accuracy, predict
+from nnrecipe.engine.targets import labelled
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class HumanBaseline(Check):
             model_score = float(((out.reshape(targets.shape) - targets) ** 2).mean())
             human_score = float(((human - targets) ** 2).mean())
             return {"samples": n, "metric": "mse", "human": human_score, "model_short_run": model_score}
-        model_score = float((out.argmax(-1) == targets).double().mean())
-        human_score = float((human == targets).double().mean())
+        model_score = accuracy(out, targets, ctx.ignore_index)
+        human_score = float((human == targets)[labelled(targets, ctx.ignore_index)].double().mean())
         return {"samples": n, "metric": "accuracy", "human": human_score, "model_short_run": model_score}
 
     def judge(self, m: Mapping[str, Any], t: HumanBaselineThresholds) -> Verdict:

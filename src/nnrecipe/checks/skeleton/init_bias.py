@@ -20,6 +20,7 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.data import all_targets
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 512
 UNFIXED = "__nnrecipe_unfixed__"  # the original factory, on a factory wrapped by `with_fixed_init`
@@ -58,7 +59,9 @@ def _prior_bias(targets: torch.Tensor, task: str, size: int) -> torch.Tensor:
     if task == "regression":
         mean = targets.float().reshape(len(targets), -1).mean(0)
         return mean if mean.numel() == size else mean.mean().expand(size).clone()
-    counts = torch.bincount(targets.reshape(-1).long(), minlength=size)[:size].double()
+    labels = targets.reshape(-1).long()
+    labels = labels[(labels >= 0) & (labels < size)]  # padding (a negative ignore index) is no class
+    counts = torch.bincount(labels, minlength=size)[:size].double()
     log_prior = (counts / counts.sum()).clamp_min(1e-6).log()
     return (log_prior - log_prior.mean()).float()  # softmax ignores a constant: keep the bias centred
 
@@ -83,6 +86,9 @@ def init_final_bias(model: nn.Module, data: Any, *, task: str | None = None) -> 
     targets, task, classes = _targets_and_task(data, task)
     size = classes if classes is not None else targets[0].numel()
     last = final_layer(model, size)
+    if last is None and classes == 2 and final_layer(model, 1) is not None:
+        _init_binary_logit(final_layer(model, 1), targets)  # type: ignore[arg-type]
+        return model
     if last is None:
         raise ValueError(f"init_final_bias: the model has no layer with a bias of {size} entries (the output size) "
                          "to set")
@@ -90,6 +96,17 @@ def init_final_bias(model: nn.Module, data: Any, *, task: str | None = None) -> 
     with torch.no_grad():
         bias.copy_(_prior_bias(targets, task, size).to(bias.device, bias.dtype))
     return model
+
+
+def _init_binary_logit(layer: nn.Module, targets: torch.Tensor) -> nn.Module:
+    """One logit for two classes: its bias starts at the log-odds of class 1."""
+    labels = targets.reshape(-1).long()
+    labels = labels[(labels == 0) | (labels == 1)]
+    p = float(labels.double().mean().clamp(1e-6, 1 - 1e-6)) if len(labels) else 0.5
+    bias: torch.Tensor = layer.bias  # type: ignore[assignment]
+    with torch.no_grad():
+        bias.fill_(math.log(p / (1 - p)))
+    return layer
 
 
 def with_fixed_init(experiment: Any) -> Any:
@@ -109,7 +126,7 @@ def _loss_at_init(ctx: CheckContext, x: torch.Tensor, y: torch.Tensor, factory: 
     if fix:
         init_final_bias(model, ctx.experiment)
     with torch.no_grad(), mode(model, False):
-        return float(ctx.loss_fn(model(x), y))
+        return float(ctx.loss_fn(forward(model, x), y))
 
 
 class InitBias(Check):

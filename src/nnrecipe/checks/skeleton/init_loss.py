@@ -1,8 +1,10 @@
 """init-loss: "verify loss @ init" — the loss of a fresh model against its theoretical value.
 
 An uninformed model predicts uniform classes (loss log C) or, with the final bias set to the prior, the
-prior itself (loss = entropy of the class prior); for regression it predicts ~0 (loss E[y^2]) or the mean
-(loss Var[y]). A correct setup starts between those two values. Far above means a bad final layer (a large
+prior itself (loss = entropy of the class prior); for regression it predicts ~0 or the target mean. Both values
+are computed with the experiment's own loss on the uninformed output in the model's own output space (logits,
+log-probabilities of a model ending in log_softmax, probabilities, one binary logit), so an `nll_loss`, a Huber
+loss or a cross-entropy that skips padding is judged against its own theory. A correct setup starts between those two values. Far above means a bad final layer (a large
 bias, a big weight scale, unnormalized inputs); below means the loss is computed wrongly or the model already
 sees the answer.
 """
@@ -18,8 +20,9 @@ import torch
 
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
-from nnrecipe.engine.data import default_loss
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
+from nnrecipe.engine.targets import labelled
 
 SAMPLES = 512
 INITS = 3  # average a few fresh initializations: one draw can sit in a tail
@@ -40,14 +43,37 @@ class InitLossThresholds:
     custom_loss_tolerance: float = 0.05
 
 
-def uninformed_outputs(task: str, y: torch.Tensor, num_classes: int | None, prior: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    """The outputs of a model that knows nothing about the input: uniform (or zero) and the prior (or mean)."""
+def output_space(out: torch.Tensor, task: str, num_classes: int | None) -> str:
+    """What a fresh model's outputs are: "logits", "log-probabilities" (a model ending in log_softmax),
+    "probabilities" (ending in softmax), "binary-logit" (one logit per sample for two classes), or "values"."""
     if task == "regression":
-        return {"zero": torch.zeros_like(y, dtype=torch.float32), "mean": y.float().mean().expand_as(y).clone()}
+        return "values"
+    if num_classes == 2 and (out.dim() == 1 or out.shape[-1] == 1):
+        return "binary-logit"
+    flat = out.detach().float().reshape(-1, out.shape[-1])
+    if bool((flat.logsumexp(-1).abs() < 1e-3).all()):
+        return "log-probabilities"
+    if bool((flat >= 0).all()) and bool(((flat.sum(-1) - 1).abs() < 1e-3).all()):
+        return "probabilities"
+    return "logits"
+
+
+def uninformed_outputs(space: str, y: torch.Tensor, out_shape: torch.Size, num_classes: int | None,
+                       prior: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """What a model that knows nothing about its input outputs, in its own output space: a uniform guess (or
+    zero) and the prior (or the target mean)."""
+    if space == "values":
+        return {"zero": torch.zeros(out_shape, device=y.device),
+                "mean": y.float().mean().expand(out_shape).to(y.device).clone()}
     assert num_classes is not None and prior is not None
+    p = prior.clamp_min(1e-12).float().to(y.device)
+    if space == "binary-logit":
+        odds = float(p[1].log() - p[0].log())
+        return {"zero": torch.zeros(out_shape, device=y.device), "mean": torch.full(out_shape, odds, device=y.device)}
+    uniform = torch.full((num_classes,), 1.0 / num_classes, device=y.device)
     shape = (*y.shape, num_classes)  # (B, C) or (B, T, V)
-    log_prior = prior.clamp_min(1e-12).log().float().to(y.device)
-    return {"zero": torch.zeros(shape, device=y.device), "mean": log_prior.expand(shape).clone()}
+    as_space = {"logits": torch.log, "log-probabilities": torch.log, "probabilities": lambda v: v}[space]
+    return {"zero": as_space(uniform).expand(shape).clone(), "mean": as_space(p / p.sum()).expand(shape).clone()}
 
 
 class InitLoss(Check):
@@ -58,28 +84,35 @@ class InitLoss(Check):
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         x, y = ctx.batch(SAMPLES, "train", "init-loss")
-        losses, mean_probs = [], []
+        losses, mean_probs, outputs = [], [], []
         for i in range(INITS):
             model = ctx.fresh_model("init-loss", i)
             with torch.no_grad(), mode(model, False):
-                out = model(x)
+                out = forward(model, x)
+                outputs.append(out)
                 losses.append(float(ctx.loss_fn(out, y)))
-                if ctx.task != "regression" and out.shape[-1] == ctx.num_classes:
-                    mean_probs.append(out.float().softmax(-1).reshape(-1, out.shape[-1]).mean(0))
+        space = output_space(outputs[0], ctx.task, ctx.num_classes)
+        keep = labelled(y, ctx.ignore_index)
+        for out in outputs:
+            if space in ("logits", "log-probabilities"):
+                mean_probs.append(out.float().softmax(-1)[keep].reshape(-1, out.shape[-1]).mean(0))
         prior = ctx.class_prior() if ctx.task != "regression" else None
-        standard = default_loss(ctx.task)
-        uninformed = uninformed_outputs(ctx.task, y, ctx.num_classes, prior)
-        expected_high = float(standard(uninformed["zero"], y))
-        expected_low = float(standard(uninformed["mean"], y))
+        uninformed = uninformed_outputs(space, y, outputs[0].shape, ctx.num_classes, prior)
+        # The theory uses the experiment's own loss: a Huber loss at the target mean, an nll_loss on the
+        # log-probabilities of a model that ends in log_softmax, a cross-entropy that skips padding.
+        expected_high = float(ctx.loss_fn(uninformed["zero"], y))
+        expected_low = float(ctx.loss_fn(uninformed["mean"], y))
         measured: dict[str, Any] = {
             "measured": sum(losses) / len(losses),
             "per_init": losses,
             "expected": expected_high,
             "expected_with_prior_bias": expected_low,
-            "task": ctx.task,
+            "output_space": space,
+            "loss": "the experiment's own" if ctx.experiment.loss is not None else "the standard",
         }
-        if ctx.experiment.loss is not None:
-            measured["custom_loss_uninformed"] = float(ctx.loss_fn(uninformed["zero"], y))
+        if ctx.experiment.loss is not None and space in ("logits", "log-probabilities", "binary-logit"):
+            # the standard cross-entropy on the same uninformed guess: -log(1/C), whatever the output space
+            measured["standard_uninformed"] = math.log(ctx.num_classes or 2)
         if prior is not None and ctx.num_classes is not None and ctx.num_classes <= 100:
             measured["prior"] = prior.tolist()
             if mean_probs:
@@ -89,10 +122,10 @@ class InitLoss(Check):
     def judge(self, m: Mapping[str, Any], t: InitLossThresholds) -> Verdict:
         value, high = m["measured"], m["expected"]
         low = min(m["expected_with_prior_bias"], high)
-        regression = m["task"] == "regression"
+        regression = m["output_space"] == "values"
         high_warn = t.regression_high_warn if regression else t.high_warn
         high_fail = t.regression_high_fail if regression else t.high_fail
-        theory = _theory_text(m["task"], high, low)
+        theory = _theory_text(regression, high, low, m.get("loss", "the standard"))
         if not math.isfinite(value):
             return Verdict("fail", f"loss at init is {value}, expected {theory}",
                            "a fresh model already gives a non-finite loss: look for NaN/Inf inputs, a log of zero "
@@ -101,11 +134,11 @@ class InitLoss(Check):
             return Verdict("fail", f"loss at init {value:.3g}, expected {theory}", _too_high_fix(regression))
         if value < low * (1 - t.low_fail):
             return Verdict("fail", f"loss at init {value:.3g} is far below {theory}", _too_low_fix())
-        custom = m.get("custom_loss_uninformed")
-        if custom is not None and abs(custom - high) > t.custom_loss_tolerance * max(high, 1e-8):
-            return Verdict("warn", f"your loss gives {custom:.3g} on uninformed predictions where the standard loss "
-                           f"gives {high:.3g}; loss at init {value:.3g}",
-                           "check that the custom loss is the one you mean: it differs from the standard loss even "
+        standard = m.get("standard_uninformed")
+        if standard is not None and abs(high - standard) > t.custom_loss_tolerance * max(standard, 1e-8):
+            return Verdict("warn", f"your loss gives {high:.3g} on uninformed predictions where cross-entropy "
+                           f"gives {standard:.3g}; loss at init {value:.3g}",
+                           "check that the custom loss is the one you mean: it differs from cross-entropy even "
                            "where the model knows nothing (clamped, rescaled or summed instead of averaged?)")
         if value > high * (1 + high_warn):
             return Verdict("warn", f"loss at init {value:.3g} is somewhat above {theory}", _too_high_fix(regression))
@@ -114,12 +147,12 @@ class InitLoss(Check):
         return Verdict("pass", f"loss at init {value:.3g}, as expected: {theory}")
 
 
-def _theory_text(task: str, high: float, low: float) -> str:
-    if task == "regression":
-        return f"{low:.3g} (Var[y], output at the mean) to {high:.3g} (E[y^2], output near 0) for MSE"
+def _theory_text(regression: bool, high: float, low: float, loss: str) -> str:
+    if regression:
+        return f"{low:.3g} (output at the target mean) to {high:.3g} (output near 0) with {loss} loss"
     if abs(high - low) < 0.01 * high:
-        return f"{high:.3g} = -log(1/C) for balanced classes"
-    return f"{low:.3g} (entropy of the class prior) to {high:.3g} (-log(1/C), uniform predictions)"
+        return f"{high:.3g} (uniform predictions) with {loss} loss, for balanced classes"
+    return f"{low:.3g} (the class prior) to {high:.3g} (uniform predictions) with {loss} loss"
 
 
 def _too_high_fix(regression: bool) -> str:

@@ -18,6 +18,7 @@ import torch
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 16
 
@@ -42,7 +43,7 @@ class LossPairing(Check):
         x, y = ctx.batch(SAMPLES, "train", "loss-pairing")
         model = ctx.fresh_model("loss-pairing")
         with torch.no_grad(), mode(model, False):
-            shape = model(x).shape
+            shape = forward(model, x).shape
         gen = torch.Generator().manual_seed(ctx.derive("loss-pairing"))
         out = torch.randn(shape, generator=gen).to(ctx.device)
         # Random targets of the data's shape and kind: the real ones can all be equal (imbalanced classes), and

@@ -25,16 +25,23 @@ class LrScheduleThresholds:
     collapse: float = 1e-3
     #: ... before this fraction of the budget
     before: float = 0.5
+    #: fail when the lr never rises above this fraction of the lr the schedule is built around (a warm-up that
+    #: never ends within the budget)
+    never_reached: float = 0.1
 
 
-def simulate(ctx: CheckContext) -> list[float]:
-    """The lr at every training step of the planned budget (read before each step, as `fit` records it)."""
+def simulate(ctx: CheckContext) -> tuple[list[float], float]:
+    """The lr at every training step of the planned budget (read before each step, as `fit` records it), and
+    the lr the schedule is built around (its `max_lr`, else the optimizer's own lr)."""
     exp = ctx.experiment
     steps_per_epoch = math.ceil(len(exp.train) / exp.batch_size)
     total = min(exp.epochs * steps_per_epoch, MAX_SIMULATED)
     optimizer = ctx.optimizer(ctx.fresh_model("lr-schedule"))
     assert exp.scheduler is not None
+    configured = float(optimizer.param_groups[0]["lr"])
     scheduler = exp.scheduler(optimizer)
+    group = optimizer.param_groups[0]
+    base = float(group.get("max_lr", group.get("initial_lr", configured)))
     lrs: list[float] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": no training here
@@ -44,7 +51,7 @@ def simulate(ctx: CheckContext) -> list[float]:
                 scheduler.step()
             elif (step + 1) % steps_per_epoch == 0:
                 scheduler.step()
-    return lrs
+    return lrs, base
 
 
 class LrSchedule(Check):
@@ -62,9 +69,10 @@ class LrSchedule(Check):
         return None
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
-        lrs = simulate(ctx)
+        lrs, base = simulate(ctx)
         stride = max(1, len(lrs) // 200)
-        return {"steps": len(lrs), "interval": ctx.experiment.scheduler_interval, "start": lrs[0] if lrs else None,
+        return {"steps": len(lrs), "interval": ctx.experiment.scheduler_interval, "base_lr": base,
+                "start": lrs[0] if lrs else None,
                 "end": lrs[-1] if lrs else None, "_lrs": lrs, "_artifacts": {"step_lrs": lrs[::stride]}}
 
     def judge(self, m: Mapping[str, Any], t: LrScheduleThresholds) -> Verdict:
@@ -84,6 +92,13 @@ class LrSchedule(Check):
                            "most of the budget trains at a negligible lr: an epoch schedule stepped every batch? "
                            "set scheduler_interval='epoch' or size the schedule to epochs x steps per epoch",
                            evidence={"collapsed_at": low, "peak": peak})
+        base = m.get("base_lr")
+        if base and max(lrs) < t.never_reached * base:
+            return Verdict("fail", f"the lr never comes near the {base:.3g} the schedule is built around: at most "
+                           f"{max(lrs):.3g} ({max(lrs) / base:.1%}) over the budget ({where})",
+                           "the whole budget trains at a fraction of the intended lr: a warm-up or schedule sized in "
+                           "steps but stepped once per epoch? set scheduler_interval='step', or size it in epochs",
+                           evidence={"peak": max(lrs), "base_lr": base})
         zero = next((i for i, v in enumerate(lrs[1:-1], start=1) if v == 0.0), None)
         if zero is not None:
             return Verdict("fail", f"the lr reaches zero at step {zero} of {len(lrs)} ({where})",

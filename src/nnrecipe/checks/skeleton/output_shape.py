@@ -15,6 +15,7 @@ import torch
 from nnrecipe.checks.base import Check, NoThresholds, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 4
 
@@ -35,7 +36,7 @@ class OutputShape(Check):
         x, y = ctx.batch(SAMPLES, "train", "output-shape")
         model = ctx.fresh_model("output-shape")
         with torch.no_grad(), mode(model, False):
-            out = model(x)
+            out = forward(model, x)
         return {"task": ctx.task, "output_shape": list(out.shape), "expected": list(expected_shape(ctx.task, x, y, ctx.num_classes)),
                 "num_classes_given": ctx.experiment.num_classes is not None,
                 "floating": bool(out.is_floating_point())}
@@ -47,6 +48,8 @@ class OutputShape(Check):
                            "outputs", "return logits (or values), not argmax/rounded predictions")
         if got == want:
             return Verdict("pass", f"output {got} as expected for {task}")
+        if task == "classification" and want[-1] == 2 and got in (want[:-1], [*want[:-1], 1]):
+            return Verdict("pass", f"output {got}: one logit per sample for two classes (binary classification)")
         if task == "regression" and sorted(d for d in got if d != 1) == sorted(d for d in want if d != 1):
             return Verdict("fail", f"output {got} but targets {want}: the loss broadcasts them into a matrix",
                            "make the output the target's shape: squeeze the last dimension (or unsqueeze the target)")

@@ -15,6 +15,7 @@ from typing import Any
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.skeleton.short_run import shared_short_run
+from nnrecipe.engine.outputs import forward
 
 SAMPLES = 32
 LISTED = 8  # names shown in a summary
@@ -41,7 +42,7 @@ class ParamsUpdate(Check):
         named = dict(model.named_parameters())
         held = {id(p) for group in ctx.optimizer(model).param_groups for p in group["params"]}
         x, y = ctx.batch(SAMPLES, "train", "params-update")
-        ctx.loss_fn(model(x), y).backward()
+        ctx.loss_fn(forward(model, x), y).backward()
         no_grad = [n for n, p in named.items() if p.requires_grad and (p.grad is None or not bool(p.grad.any()))]
         run = shared_short_run(ctx)
         moved = {}

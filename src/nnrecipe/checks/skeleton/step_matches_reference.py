@@ -1,16 +1,19 @@
 """step-matches-reference: a custom `train_step` must apply the gradient the loss gives ("generalize a
 special case": compare the special step with the standard one, from the same state).
 
-At each of a few steps, the gradient the custom step hands to `optimizer.step()` is compared with the
-gradient of the experiment's loss on the same batch at the same parameters (same dropout draws). A missing
+At each of a few steps, the gradient of the experiment's loss on the same batch at the same parameters (same
+dropout draws) is the reference. When the step calls `optimizer.step()`, the gradient it hands over is
+compared with it (for a closure-driven optimizer such as LBFGS, the gradient the closure leaves): a missing
 `zero_grad` adds up old gradients; a clipped loss gives none; accumulation without dividing by the number of
-micro-batches scales it. Gradient clipping only shrinks it, and passes.
+micro-batches scales it; gradient clipping only shrinks it, and passes. When the step updates the parameters
+by hand (`p.data.add_(-lr * p.grad)`, no optimizer), the update itself is compared with gradient descent: it
+must point downhill.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from torch import nn
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
+from nnrecipe.engine.outputs import forward
 
 STEPS = 3
 
@@ -32,10 +36,21 @@ class StepMatchesReferenceThresholds:
     norm_ratio: float = 1.5
     #: an applied gradient below this fraction of the reference's counts as none
     vanished: float = 1e-6
+    #: a hand-written update whose cosine with the descent direction is at most this goes uphill (fail)
+    uphill: float = 0.0
+
+
+def _flat(tensors: list[torch.Tensor | None], params: list[nn.Parameter]) -> torch.Tensor:
+    return torch.cat([(t if t is not None else torch.zeros_like(p)).reshape(-1).float()
+                      for t, p in zip(tensors, params, strict=True)])
 
 
 def _flat_grads(params: list[nn.Parameter]) -> torch.Tensor:
-    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float() for p in params])
+    return _flat([p.grad for p in params], params)
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0, eps=1e-30))
 
 
 class StepMatchesReference(Check):
@@ -51,54 +66,105 @@ class StepMatchesReference(Check):
         model = ctx.fresh_model("step-matches-reference")
         optimizer = ctx.optimizer(model)
         params = [p for p in model.parameters() if p.requires_grad]
-        records: list[dict[str, float]] = []
-        state: dict[str, Any] = {}
+        applied: list[torch.Tensor] = []
         original_step = optimizer.step
 
-        def recording_step(*args: Any, **kwargs: Any) -> Any:
-            applied = _flat_grads(params)
-            with torch.random.fork_rng(devices=[]):  # the same dropout draws as the custom step's forward
-                torch.random.set_rng_state(state["rng"])
-                x, y = state["batch"]
-                reference = torch.autograd.grad(ctx.loss_fn(model(x), y), params, allow_unused=True)
-            ref = torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1).float()
-                             for g, p in zip(reference, params, strict=False)])
-            cos = float(torch.nn.functional.cosine_similarity(applied, ref, dim=0, eps=1e-30))
-            records.append({"cosine": cos, "norm_ratio": float(applied.norm() / ref.norm().clamp_min(1e-30)),
-                            "reference_norm": float(ref.norm())})
-            return original_step(*args, **kwargs)
+        def recording_step(closure: Callable[[], Any] | None = None, *args: Any, **kwargs: Any) -> Any:
+            if closure is None:
+                applied.append(_flat_grads(params))
+                return original_step(*args, **kwargs)
+
+            def first_evaluation_recorded() -> Any:  # LBFGS calls its closure several times; the first is at
+                value = closure()  # the step's starting parameters
+                if len(applied) == calls_before:
+                    applied.append(_flat_grads(params))
+                return value
+
+            calls_before = len(applied)
+            return original_step(first_evaluation_recorded, *args, **kwargs)
 
         optimizer.step = recording_step  # type: ignore[method-assign]
         step_fn = ctx.experiment.train_step
         assert step_fn is not None
+        records: list[dict[str, Any]] = []
         with mode(model, True):
             for i in range(STEPS):
                 batch = ctx.batch(ctx.experiment.batch_size, "train", "step-matches-reference", i)
-                state["batch"], state["rng"] = batch, torch.random.get_rng_state()
+                rng = torch.random.get_rng_state()
+                ref = self._reference(ctx, model, params, batch, rng)
+                before = [p.detach().clone() for p in params]
+                calls = len(applied)
+                torch.random.set_rng_state(rng)
                 step_fn(model, batch, optimizer)
-        return {"steps": STEPS, "optimizer_steps": len(records), "per_step": records}
+                if len(applied) > calls:
+                    grad = applied[calls]
+                    records.append({"kind": "gradient", "cosine": _cosine(grad, ref),
+                                    "norm_ratio": float(grad.norm() / ref.norm().clamp_min(1e-30)),
+                                    "reference_norm": float(ref.norm())})
+                else:
+                    delta = _flat([p.detach() - b for p, b in zip(params, before, strict=True)], params)
+                    records.append({"kind": "update", "cosine": _cosine(-delta, ref), "moved": float(delta.norm()),
+                                    "reference_norm": float(ref.norm())})
+        return {"steps": STEPS, "optimizer_steps": sum(r["kind"] == "gradient" for r in records), "per_step": records}
+
+    @staticmethod
+    def _reference(ctx: CheckContext, model: nn.Module, params: list[nn.Parameter], batch: Any,
+                   rng: torch.Tensor) -> torch.Tensor:
+        """The loss's own gradient at the current parameters, under the random draws the step will see."""
+        with torch.random.fork_rng(devices=[]):
+            torch.random.set_rng_state(rng)
+            x, y = batch
+            grads = torch.autograd.grad(ctx.loss_fn(forward(model, x), y), params, allow_unused=True)
+        return _flat(list(grads), params)
 
     def judge(self, m: Mapping[str, Any], t: StepMatchesReferenceThresholds) -> Verdict:
         records = m["per_step"]
-        if not records:
-            return Verdict("warn", f"the custom train_step never called optimizer.step() in {m['steps']} steps",
-                           "nnrecipe could not compare it: call optimizer.step() on the optimizer it is given")
         for i, r in enumerate(records):
-            where = f"at step {i}: cosine {r['cosine']:.3f}, norm x{r['norm_ratio']:.3g} of the loss's own gradient"
-            if r["reference_norm"] > 0 and r["norm_ratio"] < t.vanished:
-                return Verdict("fail", f"the custom step applies no gradient where the loss has one ({where})",
-                               "the gradient is lost: a clamped or detached loss (clip gradients, not the loss), "
-                               "or zero_grad between backward and step")
-            if not (r["cosine"] >= t.cosine and math.isfinite(r["norm_ratio"])):
-                return Verdict("fail", f"the custom step applies a gradient pointing elsewhere ({where})",
-                               "old gradients are added in (a missing optimizer.zero_grad()), or the step's loss "
-                               "is not the experiment's loss")
-            if r["norm_ratio"] > t.norm_ratio:
-                return Verdict("fail", f"the custom step applies a gradient larger than the loss gives ({where})",
-                               "gradients accumulate across steps (a missing zero_grad) or across micro-batches "
-                               "without dividing the loss by their number")
+            verdict = _judge_update(i, r, t) if r.get("kind") == "update" else _judge_gradient(i, r, t)
+            if verdict is not None:
+                return verdict
+        by_hand = [r for r in records if r.get("kind") == "update"]
+        if by_hand:
+            worst = min(r["cosine"] for r in by_hand)
+            if worst < t.cosine:
+                return Verdict("warn", f"the custom step updates the parameters by hand, downhill but not along the "
+                               f"loss's gradient (cosine >= {worst:.3f} over {len(records)} steps)",
+                               "fine for momentum or weight decay written by hand; otherwise look for gradients "
+                               "that are not zeroed between steps or a loss other than the experiment's")
+            return Verdict("pass", f"the custom step updates the parameters by hand along the loss's gradient "
+                           f"(cosine >= {worst:.3f} over {len(records)} steps)")
         worst = min(r["cosine"] for r in records)
         ratios = [r["norm_ratio"] for r in records]
         return Verdict("pass", f"the custom step applies the loss's gradient over {len(records)} steps (cosine >= "
                        f"{worst:.3f}, norm x{min(ratios):.3g} to x{max(ratios):.3g}"
                        + ("; smaller, as gradient clipping makes it)" if min(ratios) < 0.99 else ")"))
+
+
+def _judge_gradient(i: int, r: Mapping[str, float], t: StepMatchesReferenceThresholds) -> Verdict | None:
+    where = f"at step {i}: cosine {r['cosine']:.3f}, norm x{r['norm_ratio']:.3g} of the loss's own gradient"
+    if r["reference_norm"] > 0 and r["norm_ratio"] < t.vanished:
+        return Verdict("fail", f"the custom step applies no gradient where the loss has one ({where})",
+                       "the gradient is lost: a clamped or detached loss (clip gradients, not the loss), "
+                       "or zero_grad between backward and step")
+    if not (r["cosine"] >= t.cosine and math.isfinite(r["norm_ratio"])):
+        return Verdict("fail", f"the custom step applies a gradient pointing elsewhere ({where})",
+                       "old gradients are added in (a missing optimizer.zero_grad()), or the step's loss "
+                       "is not the experiment's loss")
+    if r["norm_ratio"] > t.norm_ratio:
+        return Verdict("fail", f"the custom step applies a gradient larger than the loss gives ({where})",
+                       "gradients accumulate across steps (a missing zero_grad) or across micro-batches "
+                       "without dividing the loss by their number")
+    return None
+
+
+def _judge_update(i: int, r: Mapping[str, float], t: StepMatchesReferenceThresholds) -> Verdict | None:
+    if r["reference_norm"] > 0 and not r["moved"] > 0:
+        return Verdict("fail", f"the custom step changes no parameter at step {i} (it never calls optimizer.step() "
+                       "and updates nothing by hand)",
+                       "call optimizer.step() on the optimizer it is given, or apply the update to the parameters")
+    if not r["cosine"] > t.uphill:
+        return Verdict("fail", f"the custom step moves the parameters uphill at step {i} (cosine {r['cosine']:.3f} "
+                       "between the update and the loss's descent direction)",
+                       "the hand-written update has the wrong sign (p -= lr * grad), or it uses another loss's "
+                       "gradient")
+    return None

@@ -15,6 +15,7 @@ import torch
 
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
+from nnrecipe.engine.targets import labelled
 from nnrecipe.results import Status
 
 SAMPLES = 256
@@ -27,12 +28,17 @@ class TargetAlignmentThresholds:
     warn_excess: float = 0.2
 
 
-def agreement(x: torch.Tensor, y: torch.Tensor, lag: int, vocab: int) -> tuple[float, float]:
-    """How often y[t] == x[t - lag], and how often it would by chance given the two token distributions."""
+def agreement(x: torch.Tensor, y: torch.Tensor, lag: int, vocab: int, ignore: int | None = None) -> tuple[float, float]:
+    """How often y[t] == x[t - lag], and how often it would by chance given the two token distributions;
+    over the labelled target positions only (padding with the ignore index does not count)."""
     xs, ys = (x[:, : x.shape[1] - lag], y[:, lag:]) if lag else (x, y)
+    keep = labelled(ys, ignore) & (ys >= 0) & (xs >= 0)
+    xs, ys = xs[keep], ys[keep]
+    if not len(ys):
+        return 0.0, 0.0
     rate = float((xs == ys).double().mean())
-    px = torch.bincount(xs.reshape(-1), minlength=vocab).double() / xs.numel()
-    py = torch.bincount(ys.reshape(-1), minlength=vocab).double() / ys.numel()
+    px = torch.bincount(xs, minlength=vocab).double() / xs.numel()
+    py = torch.bincount(ys, minlength=vocab).double() / ys.numel()
     return rate, float((px * py).sum())
 
 
@@ -51,10 +57,11 @@ class TargetAlignment(Check):
         vocab = max(int(x.max()), int(y.max())) + 1
         out: dict[str, Any] = {}
         for lag, name in ((0, "same_position"), (1, "previous_position")):
-            rate, chance = agreement(x, y, lag, vocab)
+            rate, chance = agreement(x, y, lag, vocab, ctx.ignore_index)
             out[name] = {"rate": rate, "chance": chance}
         if x.shape[1] > 1:  # the correct alignment, y[t] == x[t+1], for the report
-            out["next_position_rate"] = float((x[:, 1:] == y[:, :-1]).double().mean())
+            keep = labelled(y[:, :-1], ctx.ignore_index)
+            out["next_position_rate"] = float((x[:, 1:] == y[:, :-1])[keep].double().mean()) if bool(keep.any()) else 0.0
         return out
 
     def judge(self, m: Mapping[str, Any], t: TargetAlignmentThresholds) -> Verdict:

@@ -1,0 +1,51 @@
+"""What a model's forward returns, read the way real code writes it.
+
+Models written by others rarely return a bare tensor: minGPT and nanoGPT return `(logits, loss)`, Hugging Face
+models a `ModelOutput` with `.logits`, others a dict. nnrecipe reads the prediction out of each of these in one
+place, so every check and every training step sees the same tensor the user's loss is written for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnrecipe.errors import SpecError
+
+#: keys (or attributes) that name the prediction in a dict-like output, in the order they are tried
+OUTPUT_KEYS = ("logits", "output", "outputs", "prediction", "predictions", "y_hat", "out")
+
+
+def prediction(raw: Any) -> torch.Tensor:
+    """The prediction tensor in what a forward returned: the tensor itself, the first tensor of a tuple or
+    list (`(logits, loss)`), or the `logits`-like entry of a dict or a `ModelOutput`."""
+    if isinstance(raw, torch.Tensor):
+        return raw
+    if isinstance(raw, (tuple, list)) and raw and isinstance(raw[0], torch.Tensor):
+        return raw[0]
+    for key in OUTPUT_KEYS:
+        value = raw.get(key) if isinstance(raw, Mapping) else getattr(raw, key, None)
+        if isinstance(value, torch.Tensor):
+            return value
+    raise SpecError(
+        f"the model's forward returned {_describe(raw)}; expected a tensor of predictions, a tuple whose first "
+        f"item is that tensor (like `(logits, loss)`), or a dict / ModelOutput with one of the keys "
+        f"{', '.join(OUTPUT_KEYS)}"
+    )
+
+
+def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`model(x)`, reduced to its prediction tensor."""
+    return prediction(model(x))
+
+
+def _describe(raw: Any) -> str:
+    if isinstance(raw, (tuple, list)):
+        inner = ", ".join(type(v).__name__ for v in raw[:4])
+        return f"a {type(raw).__name__} of ({inner}{', ...' if len(raw) > 4 else ''})"
+    if isinstance(raw, Mapping):
+        return f"a {type(raw).__name__} with keys {list(raw)[:6]}"
+    return f"a {type(raw).__name__}"
