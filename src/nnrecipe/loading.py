@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nnrecipe.engine.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from nnrecipe.engine.outputs import forward
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
@@ -47,9 +49,13 @@ class Ensemble(nn.Module):
         self.task = task
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs = torch.stack([m(x) for m in self.members])  # (K, B, ...)
+        outputs = torch.stack([forward(m, x) for m in self.members])  # (K, B, ...)
         if self.task == "regression":
             return outputs.mean(dim=0)
+        if outputs.dim() == 2 or outputs.shape[-1] == 1:  # one binary logit each: the logit of the mean probability
+            log_p1 = torch.logsumexp(F.logsigmoid(outputs.float()), dim=0)
+            log_p0 = torch.logsumexp(F.logsigmoid(-outputs.float()), dim=0)
+            return log_p1 - log_p0
         # log(mean_k softmax(out_k)) computed stably: logsumexp_k(log_softmax(out_k)) - log K
         log_probs = torch.log_softmax(outputs.float(), dim=-1)
         return torch.logsumexp(log_probs, dim=0) - torch.log(torch.tensor(float(len(self.members))))
@@ -82,7 +88,12 @@ class LoadedModel:
                                      for chunk in inputs.split(batch_size)])
         else:
             outputs, _ = predict(self.model, inputs, device=self.device, batch_size=batch_size)
-        return outputs if self.task == "regression" else torch.softmax(outputs, dim=-1)
+        if self.task == "regression":
+            return outputs
+        if outputs.dim() == 1 or outputs.shape[-1] == 1:  # one binary logit: probabilities of classes 0 and 1
+            p1 = torch.sigmoid(outputs.reshape(len(outputs)))
+            return torch.stack([1 - p1, p1], dim=-1)
+        return torch.softmax(outputs, dim=-1)
 
 
 def spec_source(exp: Experiment) -> str | None:

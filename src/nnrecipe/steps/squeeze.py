@@ -159,7 +159,7 @@ class DistillStep:
     def __call__(self, model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer) -> torch.Tensor:
         x, y = batch
         with torch.no_grad():
-            target = self.teacher(x)
+            target = forward(self.teacher, x)
         optimizer.zero_grad(set_to_none=True)
         out = forward(model, x)
         w = self.settings.soft_weight

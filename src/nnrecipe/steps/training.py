@@ -25,6 +25,7 @@ from nnrecipe.engine.checkpoint import load_checkpoint, save_checkpoint
 from nnrecipe.engine.data import Batch, LossFn
 from nnrecipe.engine.loop import Callback, EpochRecord, History, evaluate, fit, standard_step
 from nnrecipe.engine.seeding import derive_seed, seeded
+from nnrecipe.engine.targets import ignore_index
 from nnrecipe.errors import UsageError
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
@@ -156,9 +157,12 @@ def smoothed_loss(exp: Experiment, share: float) -> LossFn:
     why_not = label_smoothing_applies(exp)
     if why_not is not None:
         raise UsageError(f"label smoothing {share:g} does not apply: {why_not}")
+    ignore = ignore_index(exp)
+    skip = -100 if ignore is None else ignore  # cross_entropy's own default
     if exp.task == "sequence":
-        return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=share)
-    return lambda out, y: F.cross_entropy(out, y, label_smoothing=share)
+        return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=share,
+                                              ignore_index=skip)
+    return lambda out, y: F.cross_entropy(out, y, label_smoothing=share, ignore_index=skip)
 
 
 def _augmentation(exp: Experiment, cfg: TrainingConfig) -> tuple[bool, Any]:

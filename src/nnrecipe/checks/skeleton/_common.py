@@ -47,5 +47,8 @@ def majority_scores(train_targets: torch.Tensor, val_targets: torch.Tensor, task
     prior = (counts / counts.sum()).clamp_min(1e-12)
     val = val_targets.reshape(-1).long()
     val = val[labelled(val, ignore) & (val >= 0) & (val < num_classes)]
+    val_counts = torch.bincount(val, minlength=num_classes).double()
+    # the best any input-free guess could score here, its class chosen with hindsight of the validation labels
+    best_constant = float(val_counts.max() / val_counts.sum().clamp_min(1))
     return {"accuracy": float((val == int(counts.argmax())).double().mean()),
-            "loss": float(-prior.log()[val].mean())}
+            "loss": float(-prior.log()[val].mean()), "best_constant_accuracy": best_constant}

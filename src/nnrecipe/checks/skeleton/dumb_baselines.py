@@ -28,8 +28,9 @@ LINEAR_FEATURES = 4096
 @dataclass(frozen=True)
 class DumbBaselinesThresholds:
     #: the short run beats the majority baseline when its validation loss is below this fraction of the
-    #: baseline's, or (for an overconfident model whose loss is high) its accuracy is above the baseline's by
-    #: this many standard errors of a chance-level score on as many validation samples: beyond sampling noise.
+    #: baseline's, or (for an overconfident model whose loss is high) its accuracy is above chance (the best
+    #: constant guess on the validation labels) by this many standard errors of a chance-level score on as many
+    #: validation samples: beyond sampling noise.
     #: A sample's accuracy (over its tokens, for sequences) varies at most as one Bernoulli draw, so the
     #: standard error sqrt(p(1-p)/samples) holds however correlated the tokens of one sequence are.
     loss_ratio: float = 0.98
@@ -64,9 +65,15 @@ def _linear_baseline(ctx: CheckContext) -> dict[str, float] | None:
         return {"accuracy": float((torch.as_tensor(clf.predict(vxs)) == vy).double().mean())}
 
 
+def _chance_accuracy(m: Mapping[str, Any]) -> float:
+    """What an input-free model may score by luck: the majority class, or the validation set's own most frequent
+    class (a model that learned nothing can land on it)."""
+    return max(m["majority"]["accuracy"], m["majority"].get("best_constant_accuracy", 0.0))
+
+
 def _chance_error(m: Mapping[str, Any]) -> float:
-    """The standard error of the majority baseline's accuracy over the validation samples."""
-    p = min(max(m["majority"]["accuracy"], 1e-3), 1 - 1e-3)
+    """The standard error of a chance-level accuracy over the validation samples."""
+    p = min(max(_chance_accuracy(m), 1e-3), 1 - 1e-3)
     return math.sqrt(p * (1 - p) / max(int(m.get("samples", 1)), 1))
 
 
@@ -89,7 +96,7 @@ class DumbBaselines(Check):
         regression = m["task"] == "regression"
         metric = "mse" if regression else "accuracy"
         beats_loss = run["loss"] < t.loss_ratio * major["loss"]
-        beats_acc = not regression and run["accuracy"] > major["accuracy"] + t.accuracy_z * _chance_error(m)
+        beats_acc = not regression and run["accuracy"] > _chance_accuracy(m) + t.accuracy_z * _chance_error(m)
         name = "mean predictor" if regression else "majority class"
         text = (f"short run: val {metric} {run[metric]:.4g}, loss {run['loss']:.4g}; {name}: {metric} "
                 f"{major[metric]:.4g}, loss {major['loss']:.4g}")
@@ -97,7 +104,8 @@ class DumbBaselines(Check):
             text += f"; linear model: {metric} {linear[metric]:.4g}"
         if beats_loss or beats_acc:
             return Verdict("pass", text)
-        noise = "" if regression else f", +-{_chance_error(m):.2g} by chance on {m.get('samples', '?')} samples"
+        noise = "" if regression else (f"; chance accuracy {_chance_accuracy(m):.4g} +- {_chance_error(m):.2g} on "
+                                       f"{m.get('samples', '?')} samples")
         return Verdict("fail", f"the short run does not beat the {name} beyond noise ({text}{noise})",
                            "the model does no better than ignoring its input: check that labels stay paired with "
                            "their inputs, that the loss and learning rate let it learn (see loss-decreases), and "
