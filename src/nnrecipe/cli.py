@@ -167,7 +167,7 @@ def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:
     report_path = write_outputs(result, json_path=args.json, out_dir=args.out,
                                 tensorboard=getattr(args, "tensorboard", False))
     render_result(result, console, report_path=report_path)
-    return EXIT_FAILED if result.failed else EXIT_OK
+    return EXIT_FAILED if result.failed or result.errored else EXIT_OK
 
 
 def _cmd_audit(args: argparse.Namespace, console: Any) -> int:

@@ -2,18 +2,15 @@
 
 `final/<name>.pt` holds one file per squeezed model (the ensemble, the distilled model, the longer training,
 the best single model) and `final/final.json` says which one the run chose on validation. Each member is
-saved three ways: its `TrainingConfig`, its weights, and the pickled module. Loading tries the pickled module
-first, which needs no spec at all when the model's class can be imported (every built-in's can, and so can
-classes from installed packages); otherwise the architecture is rebuilt from the spec the run was started
-with (a user's spec file: its path is stored, so that file must still be there; `load(..., spec=...)` points
-elsewhere), and the weights are loaded into it. Pickles run code when loaded: load only run folders you trust.
+saved as its `TrainingConfig` and its weights, nothing else: loading never unpickles code. The architecture is
+rebuilt from the spec the run was started with (a built-in's name, or a user's spec file: its path is stored,
+so that file must still be there; `load(..., spec=...)` points elsewhere, or passes the `Experiment` itself),
+and the weights are loaded into it as data only (`weights_only`); a tampered file is refused.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnrecipe.engine.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from nnrecipe.engine.checkpoint import UnreadableFile, atomic_write_json, load_checkpoint, save_checkpoint
 from nnrecipe.engine.outputs import forward
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
@@ -102,24 +99,13 @@ def spec_source(exp: Experiment) -> str | None:
     return str(source) if source is not None else None
 
 
-def _pickled(module: nn.Module) -> bytes | None:
-    """The module pickled, or None when its class cannot be imported by name (a class defined in a spec file)."""
-    buffer = io.BytesIO()
-    try:
-        torch.save(module, buffer)
-    except (pickle.PicklingError, AttributeError, TypeError):
-        return None
-    return buffer.getvalue()
-
-
 def save_model(folder: Path, name: str, *, members: Sequence[tuple[TrainingConfig, nn.Module]], exp: Experiment,
                scores: dict[str, Any] | None = None) -> Path:
     """Save a model (one member, or several making an ensemble) as `final/<name>.pt`."""
     path = folder / FINAL / f"{name}.pt"
     save_checkpoint(path, format=FORMAT, name=name, task=exp.task, experiment=exp.name, spec=spec_source(exp),
                     scores=scores or {},
-                    members=[{"config": cfg.to_dict(), "state_dict": m.state_dict(), "module": _pickled(m)}
-                             for cfg, m in members])
+                    members=[{"config": cfg.to_dict(), "state_dict": m.state_dict()} for cfg, m in members])
     return path
 
 
@@ -128,12 +114,12 @@ def choose(folder: Path, name: str, *, table: list[dict[str, Any]]) -> None:
     atomic_write_json(folder / FINAL / "final.json", {"chosen": name, "table": table})
 
 
-def load(run_dir: str | Path, *, which: str | None = None, spec: str | None = None,
+def load(run_dir: str | Path, *, which: str | None = None, spec: str | Experiment | None = None,
          device: str | torch.device = "cpu") -> LoadedModel:
     """The model a run chose (or `which`: "ensemble", "distilled", "longer", "best"), ready for `predict`.
 
-    The architecture comes from the pickled modules when their classes import; else from `spec` (default: the
-    spec the run was started with: a built-in's name, or the spec file's path, which must still exist).
+    The architecture is rebuilt from `spec` (default: the spec the run was started with: a built-in's name, or
+    the spec file's path, which must still exist; or an `Experiment`), and the saved weights loaded into it.
     """
     final = Path(run_dir) / FINAL
     chosen_file = final / "final.json"
@@ -144,7 +130,10 @@ def load(run_dir: str | Path, *, which: str | None = None, spec: str | None = No
     name = which or json.loads(chosen_file.read_text())["chosen"]
     if name not in available:
         raise UsageError(f"load: expected one of {available}, but got {name!r}{did_you_mean(name, available)}")
-    saved = load_checkpoint(final / f"{name}.pt")
+    try:
+        saved = load_checkpoint(final / f"{name}.pt")
+    except UnreadableFile as exc:
+        raise UsageError(f"load: refusing the model file: {exc}") from exc
     target = torch.device(device)
     configs = [TrainingConfig.from_dict(m["config"]) for m in saved["members"]]
     members = _rebuild(saved, spec=spec)
@@ -153,36 +142,22 @@ def load(run_dir: str | Path, *, which: str | None = None, spec: str | None = No
     return LoadedModel(model=model, members=members, configs=configs, task=saved["task"], name=name, device=target)
 
 
-def _rebuild(saved: dict[str, Any], *, spec: str | None) -> list[nn.Module]:
-    members: list[nn.Module] = []
-    exp: Experiment | None = None
-    for record in saved["members"]:
-        module = _unpickle(record["module"])
-        if module is None:
-            if exp is None:
-                exp = _experiment(spec or saved.get("spec"))
-            from nnrecipe.steps.training import model_factory
+def _rebuild(saved: dict[str, Any], *, spec: str | Experiment | None) -> list[nn.Module]:
+    from nnrecipe.steps.training import model_factory
 
-            module = model_factory(exp, TrainingConfig.from_dict(record["config"]))()
+    exp = spec if isinstance(spec, Experiment) else _experiment(spec or saved.get("spec"))
+    members: list[nn.Module] = []
+    for record in saved["members"]:
+        module = model_factory(exp, TrainingConfig.from_dict(record["config"]))()
         module.load_state_dict(record["state_dict"])
         members.append(module)
     return members
-
-
-def _unpickle(data: bytes | None) -> nn.Module | None:
-    if data is None:
-        return None
-    try:
-        module = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
-    except (ModuleNotFoundError, AttributeError, ImportError, pickle.UnpicklingError):
-        return None  # the class is not importable here: rebuild it from the spec
-    return module if isinstance(module, nn.Module) else None
 
 
 def _experiment(spec: str | None) -> Experiment:
     from nnrecipe.spec import load_spec
 
     if spec is None:
-        raise UsageError("load: the model's class cannot be imported and the run recorded no spec; pass "
-                         "spec='path/to/spec.py' (the spec the run was made with)")
+        raise UsageError("load: the run recorded no spec to rebuild the model from; pass spec='path/to/spec.py' "
+                         "(the spec the run was made with) or spec=experiment")
     return load_spec(spec)

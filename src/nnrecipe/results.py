@@ -89,6 +89,11 @@ class RunResult:
     def failed(self) -> bool:
         return any(c.status == "fail" for c in self.checks) or any(s.status == "fail" for s in self.steps)
 
+    @property
+    def errored(self) -> bool:
+        """A check broke: whatever else passed, the setup was not fully verified."""
+        return any(c.status == "error" for c in self.checks)
+
     def check(self, check_id: str) -> CheckResult:
         for c in self.checks:
             if c.id == check_id:

@@ -37,7 +37,7 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     started = time.perf_counter()
     try:
         with preserved_random_state():
-            reason = check.applies(ctx)
+            reason = _blocked(check, ctx) or check.applies(ctx)
             if reason is not None:
                 return CheckResult(check.id, check.stage, "skip", reason, seconds=time.perf_counter() - started)
             measured = check.measure(ctx)
@@ -67,6 +67,12 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     )
 
 
+def _blocked(check: Check, ctx: CheckContext) -> str | None:
+    if ctx.blocked is not None and check.stage != "data" and check.needs_loss:
+        return f"not run: {ctx.blocked}"
+    return None
+
+
 def run_checks(checks: Sequence[Check], ctx: CheckContext, progress: Progress | None = None) -> tuple[CheckResult, ...]:
     results = []
     progress = progress or Progress()
@@ -89,7 +95,10 @@ def check(
 ) -> RunResult:
     """Run the checks of the given recipe stages (default: data and skeleton) on an experiment."""
     from nnrecipe.engine.device import resolve_device
+    from nnrecipe.engine.preflight import preflight
 
+    stages = tuple(stages)
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed)
+    ctx.blocked = preflight(experiment, model=any(s != "data" for s in stages), device=ctx.device)
     results = run_checks(select_checks(stages=stages, ids=ids), ctx, progress)
     return RunResult(experiment=experiment.name, checks=results, command="check")

@@ -144,13 +144,14 @@ def test_squeeze_builds_the_table_saves_every_model_and_load_round_trips_predict
     assert evaluate(ensemble.model, exp.val, exp, device=CPU) == rows["ensemble"]["val"]
 
 
-def test_load_uses_the_pickled_model_when_its_class_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    exp = tiny_spec.experiment()  # imported by name: the class pickles
-    exp.meta["spec"] = str(tmp_path / "gone.py")  # a spec that no longer exists must not be needed
+def test_load_rebuilds_from_a_given_experiment_and_never_unpickles(tmp_path: Path) -> None:
+    exp = tiny_spec.experiment()  # made in Python: no spec file recorded
     state = _state(exp, tmp_path)
     _tuned(state, trials=3)
     run_squeeze(state)
-    loaded = nr.load(tmp_path, which="distilled")
+    with pytest.raises(nr.NnrecipeError, match="spec"):
+        nr.load(tmp_path, which="distilled")
+    loaded = nr.load(tmp_path, which="distilled", spec=exp)
     assert torch.equal(loaded.predict(exp.val), torch.softmax(predict(loaded.model, exp.val, device=CPU)[0], -1))
     assert math.isclose(evaluate(loaded.model, exp.val, exp, device=CPU)["accuracy"],
                         next(r for r in run_rows(tmp_path) if r["model"] == "distilled")["val"]["accuracy"])
@@ -188,7 +189,7 @@ def test_run_goes_through_all_six_steps_and_its_final_model_loads(tmp_path: Path
     assert table["step 4"]["val"] == pytest.approx(steps["regularize"].scores["val"])
     assert steps["squeeze"].scores == result.scores
     json.dumps(result.to_dict())  # the document stays plain JSON
-    loaded = nr.load(tmp_path)
+    loaded = nr.load(tmp_path, spec=exp)
     assert evaluate(loaded.model, exp.val, exp, device=CPU) == pytest.approx(result.scores["val"])
 
 

@@ -45,6 +45,8 @@ class Check:
     stage: ClassVar[Stage]
     title: ClassVar[str] = ""
     Thresholds: ClassVar[type] = NoThresholds
+    #: a model check that computes the loss; skipped when the preflight found the loss cannot run
+    needs_loss: ClassVar[bool] = True
 
     def __init__(self, thresholds: Any = None) -> None:
         self.thresholds = thresholds if thresholds is not None else self.Thresholds()

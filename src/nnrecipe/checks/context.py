@@ -37,6 +37,8 @@ class CheckContext:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int | None = None
     budget: str = "default"
+    #: why the model checks that need the loss cannot run on this setup (see engine.preflight), or None
+    blocked: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

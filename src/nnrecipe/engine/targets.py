@@ -84,8 +84,8 @@ def _find_ignore_index(exp: Experiment) -> int | None:
     if declared is not None and bool((targets == declared).any()):
         return declared  # a loss module always carries one (-100 by default): it matters when it occurs
     negative = torch.unique(targets[targets < 0])
-    if len(negative) == 1:
-        return int(negative[0])  # no class id is negative: a single negative value can only be padding
+    if len(negative) == 1 and exp.task == "sequence":
+        return int(negative[0])  # no token id is negative: a single negative value can only be padding
     if len(negative) > 1 or exp.loss is None:
         return None  # several negative values are not padding; the standard loss skips nothing else
     return _probe_skipped_value(exp, targets)

@@ -33,7 +33,8 @@ def checks_table(checks: tuple[CheckResult, ...]) -> Table:
     table.add_column("summary")
     table.add_column("s", justify="right", style="dim", no_wrap=True)
     for c in checks:
-        table.add_row(c.stage, c.id, status_text(c.status), c.summary, f"{c.seconds:.1f}")
+        # Text, never markup: a summary quoting a path or a value like "[/cat]" must print as it is
+        table.add_row(c.stage, Text(c.id), status_text(c.status), Text(c.summary), f"{c.seconds:.1f}")
     return table
 
 
@@ -60,7 +61,7 @@ def render_result(result: RunResult, console: Console, *, report_path: str | Non
         steps.add_column("summary")
         for s, gain in zip(result.steps, step_gains(result.steps), strict=True):
             shown = [gain["val"], gain["change"], gain["test"]] if scored else []
-            steps.add_row(s.step, status_text(s.status), *shown, s.summary)
+            steps.add_row(s.step, status_text(s.status), *map(Text, shown), Text(s.summary))
         console.print(steps)
     for split, scores in result.scores.items():
         figures = ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())
@@ -99,8 +100,8 @@ class TerminalProgress(Progress):
 
 class _EpochBar(Callback):
     def __init__(self, console: Console, label: str, epochs: int) -> None:
-        self.bar = RichProgress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[figures]}"), TimeElapsedColumn(), console=console,
+        self.bar = RichProgress(TextColumn("  {task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[figures]}", markup=False), TimeElapsedColumn(), console=console,
                                 transient=True)
         self.label, self.epochs = label, epochs
         self.task: Any = None

@@ -17,6 +17,7 @@ from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.checkpoint import save_checkpoint
 from nnrecipe.engine.device import resolve_device
 from nnrecipe.engine.loop import evaluate
+from nnrecipe.engine.preflight import preflight
 from nnrecipe.engine.seeding import seeded
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
@@ -61,6 +62,7 @@ def run_pipeline(
     if until is not None and until not in STAGES:
         raise UsageError(f"until: expected one of {', '.join(STAGES)}, but got {until!r}{did_you_mean(until, STAGES)}")
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed, budget=budget)
+    ctx.blocked = preflight(experiment, device=ctx.device)
     folder = Path(out_dir) if out_dir is not None else None
     state = RunState(experiment, ctx, folder, progress or Progress(), force)
     state.journal = _journal(state)

@@ -70,6 +70,7 @@ class BatchIndependence(Check):
     id = "batch-independence"
     stage = "skeleton"
     title = "Samples in a batch do not mix"
+    needs_loss = False
     Thresholds = BatchIndependenceThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class Causal(Check):
     id = "causal"
     stage = "skeleton"
     title = "Next-token outputs see only the past"
+    needs_loss = False
     Thresholds = CausalThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:

@@ -33,6 +33,7 @@ class EvalDeterminism(Check):
     id = "eval-determinism"
     stage = "skeleton"
     title = "Evaluation is deterministic and per-sample"
+    needs_loss = False
     Thresholds = EvalDeterminismThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:

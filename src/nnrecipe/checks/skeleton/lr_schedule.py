@@ -58,6 +58,7 @@ class LrSchedule(Check):
     id = "lr-schedule"
     stage = "skeleton"
     title = "Learning-rate schedule over the planned budget"
+    needs_loss = False
     Thresholds = LrScheduleThresholds
 
     def applies(self, ctx: CheckContext) -> str | None:

@@ -30,6 +30,7 @@ class OutputShape(Check):
     id = "output-shape"
     stage = "skeleton"
     title = "Output shape fits the task"
+    needs_loss = False
     Thresholds = NoThresholds
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
