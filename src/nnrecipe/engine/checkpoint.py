@@ -88,6 +88,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc) and "GLOBAL" not in str(exc):
+            raise UnreadableFile(path, f"it is truncated, empty or not a checkpoint ({str(exc).splitlines()[0]})") from exc
         raise UnreadableFile(path, "it holds objects other than tensors and plain data, which loading would have to "
                              f"execute (tampered, or not written by nnrecipe): {str(exc).splitlines()[0]}") from exc
     except Exception as exc:  # truncated zip, empty file, another format: torch raises several kinds

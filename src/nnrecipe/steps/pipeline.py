@@ -95,6 +95,9 @@ def run_pipeline(
 
 def _journal(state: RunState) -> Journal:
     journal = Journal(state.out_dir, _fingerprint(state))
+    for path in journal.set_aside:
+        state.progress.note(f"{path.name.split('.unreadable-')[0]} could not be read; set aside as {path.name}, its "
+                            "work is done again")
     if journal.discarded:
         state.progress.note(f"{state.out_dir} held a run with other settings; starting over")
     elif journal.resumed:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnrecipe.engine.checkpoint import load_checkpoint, save_checkpoint
+from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.data import Batch, LossFn
 from nnrecipe.engine.loop import Callback, EpochRecord, History, evaluate, fit, standard_step
 from nnrecipe.engine.seeding import derive_seed, seeded
@@ -250,7 +250,11 @@ class _Tracker(Callback):
         """Load the last saved epoch, if any; the epoch to start from."""
         if self.checkpoint is None or not self.checkpoint.exists():
             return 0
-        saved = load_checkpoint(self.checkpoint, map_location=self.device)
+        try:
+            saved = load_checkpoint(self.checkpoint, map_location=self.device)
+        except UnreadableFile:
+            set_aside(self.checkpoint)  # never loaded: this unit starts from its first epoch
+            return 0
         model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         if self.scheduler is not None and saved["scheduler"] is not None:

@@ -36,7 +36,7 @@ import torch
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from nnrecipe.engine.checkpoint import load_checkpoint, save_checkpoint
+from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.loop import Callback, EpochRecord
 from nnrecipe.engine.seeding import derive_seed
 from nnrecipe.errors import UsageError, did_you_mean
@@ -501,7 +501,13 @@ def saved_trial(folder: Path | None, number: int, in_memory: Mapping[int, Any] |
     if folder is None:
         return None
     path = folder / f"trial-{number:04d}.pt"
-    return load_checkpoint(path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return load_checkpoint(path)
+    except UnreadableFile:
+        set_aside(path)  # never loaded: this machine no longer has the trial's weights
+        return None
 
 
 # -- a worker: pull trials until the study holds enough finished ones
