@@ -133,6 +133,7 @@ def _cmd_check(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.spec import load_spec
 
     ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
+    _destinations(args)
     experiment = _fixed_init(load_spec(args.spec), args)
     result = check(experiment, ids=ids, device=args.device, seed=args.seed, progress=TerminalProgress(console))
     return _finish(args, console, result)
@@ -143,12 +144,21 @@ def _cmd_run(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.spec import load_spec
     from nnrecipe.steps.pipeline import run_pipeline
 
+    _destinations(args)
     experiment = _fixed_init(load_spec(args.spec), args)
     if args.out is None:
         args.out = str(Path("runs") / experiment.name)
+    _destinations(args)
     result = run_pipeline(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
                           force=args.force, progress=TerminalProgress(console), until=args.until)
     return _finish(args, console, result)
+
+
+def _destinations(args: argparse.Namespace) -> None:
+    """--out and --json checked before any work: a crash after training would lose it."""
+    from nnrecipe.engine.run_folder import check_destinations
+
+    check_destinations(out_dir=args.out, json_path=args.json)
 
 
 def _fixed_init(experiment: Any, args: argparse.Namespace) -> Any:
@@ -175,6 +185,7 @@ def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.report.terminal import TerminalProgress
 
     ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
+    _destinations(args)
     progress = TerminalProgress(console)
     if is_spec(args.spec):
         from nnrecipe.runner import check
@@ -212,9 +223,11 @@ def _cmd_tune(args: argparse.Namespace, console: Any) -> int:
     if args.workers < 1 or (args.trials is not None and args.trials < 1) or args.heartbeat < 1:
         raise UsageError(f"tune: expected --workers, --trials and --heartbeat >= 1, but got {args.workers}, "
                          f"{args.trials} and {args.heartbeat}")
+    _destinations(args)
     name = load_spec(args.spec).name
     if args.out is None:
         args.out = str(Path("runs") / name)
+    _destinations(args)
     job = WorkerJob(spec=args.spec, storage=args.storage or str(default_storage(Path(args.out))),
                     study=args.study or f"{name}-tune", trials=args.trials or TUNE_BUDGETS[args.budget].trials,
                     budget=args.budget, sampler=args.sampler, seed=args.seed, device=args.device, out_dir=args.out,

@@ -133,8 +133,9 @@ def _validate(exp: Experiment) -> None:
                         f"{exp.ignore_index!r}")
     if exp.ignore_index is not None and exp.task == "regression":
         raise SpecError("Experiment field 'ignore_index': a regression task has no class ids to skip; leave it as None")
-    if not isinstance(exp.seed, int) or isinstance(exp.seed, bool):
-        raise SpecError(f"Experiment field 'seed': expected an integer, but got {exp.seed!r}")
+    if not isinstance(exp.seed, int) or isinstance(exp.seed, bool) or not 0 <= exp.seed < 2**32:
+        raise SpecError(f"Experiment field 'seed': expected an integer in 0..2**32-1 (numpy seeds cannot be "
+                        f"negative), but got {exp.seed!r}")
     _validate_class_names(exp)
     if exp.human_labels is not None:
         if isinstance(exp.human_labels, (str, bytes)) or not hasattr(exp.human_labels, "__len__"):

@@ -59,7 +59,7 @@ def load_spec_file(path: Path) -> Experiment:
         raise type(exc)(f"spec file {str(path)!r}: {exc}") from exc
     except SyntaxError as exc:
         raise SpecError(f"spec file {str(path)!r} has a syntax error at line {exc.lineno}: {exc.msg}") from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a spec that calls sys.exit() is a broken spec, not our exit code
         raise SpecError(f"spec file {str(path)!r} raised {type(exc).__name__} while loading: {exc}") from exc
     finally:
         if added:

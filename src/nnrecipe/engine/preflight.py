@@ -1,4 +1,4 @@
-"""Preflight: the setup is tried once, up front, on two training samples, before any check or step runs.
+"""Preflight: the setup is tried once, up front, on three training samples, before any check or step runs.
 
 A setup the checks cannot run on at all (a forward that raises or returns something that holds no prediction, a
 loss that returns a float or one value per sample, an optimizer factory that returns no optimizer, a
@@ -50,9 +50,13 @@ def _readable(exp: Experiment, split: str) -> None:
     samples = []
     for i in range(n):
         try:
-            samples.append(ds[i])
+            sample = ds[i]
         except Exception as exc:
             raise SpecError(f"Experiment field {split!r}: reading sample {i} raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(sample, (tuple, list)) or len(sample) != 2:
+            raise SpecError(f"Experiment field {split!r}: expected each sample to be an (input, target) pair, but "
+                            f"sample {i} is a {type(sample).__name__}")
+        samples.append(sample)
     try:
         collate(samples)
     except Exception as exc:
@@ -67,6 +71,9 @@ def _labels_in_range(exp: Experiment) -> None:
     ignore = ignore_index(exp)
     classes = infer_num_classes(exp)
     assert classes is not None
+    if exp.class_names is not None and len(exp.class_names) != classes:
+        raise SpecError(f"Experiment field 'class_names': expected {classes} names (one per class; the data's largest "
+                        f"class id is {classes - 1}), but got {len(exp.class_names)}")
     for split in ("train", "val", "test"):
         if getattr(exp, split) is None:
             continue
@@ -83,7 +90,7 @@ def _labels_in_range(exp: Experiment) -> None:
 def _runs(exp: Experiment, device: torch.device) -> str | None:
     from nnrecipe.engine.data import loss_fn, take
 
-    x, y = take(exp.train, torch.arange(min(2, len(exp.train))))
+    x, y = take(exp.train, torch.arange(min(3, len(exp.train))))
     x, y = x.to(device), y.to(device)
     model = _build(exp).to(device)
     out = _forward(model, x)
@@ -91,7 +98,10 @@ def _runs(exp: Experiment, device: torch.device) -> str | None:
     fits = list(out.shape) == want or (exp.task == "classification" and want[-1] == 2
                                        and list(out.shape) in (want[:-1], [*want[:-1], 1]))
     try:
+        # two batch sizes: a loss that broadcasts (B, C) against (B,) can run when B == C, never for both
         loss = _loss(loss_fn(exp), out, y)
+        if len(y) > 2:
+            _loss(loss_fn(exp), out[:2], y[:2])
     except SpecError as exc:
         if fits:
             raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnrecipe.engine.checkpoint import atomic_write_json, atomic_write_text
+from nnrecipe.engine.run_folder import check_destinations, mark
 from nnrecipe.errors import UsageError
 from nnrecipe.results import RunResult
 
@@ -26,6 +27,8 @@ def write_outputs(result: RunResult, *, json_path: str | None, out_dir: str | No
         return None
     folder = Path(out_dir)
     _writable(folder / "result.json")
+    check_destinations(out_dir=folder, json_path=None)
+    mark(folder)
     atomic_write_json(folder / "result.json", document)
     from nnrecipe.report.html import render_html
 

@@ -8,6 +8,7 @@ command run again after a crash or Ctrl-C continues where it stopped and reaches
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from nnrecipe.engine.checkpoint import save_checkpoint
 from nnrecipe.engine.device import resolve_device
 from nnrecipe.engine.loop import evaluate
 from nnrecipe.engine.preflight import preflight
+from nnrecipe.engine.run_folder import RunLock, check_destinations, mark
 from nnrecipe.engine.seeding import seeded
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
@@ -64,6 +66,16 @@ def run_pipeline(
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed, budget=budget)
     ctx.blocked = preflight(experiment, device=ctx.device)
     folder = Path(out_dir) if out_dir is not None else None
+    with contextlib.ExitStack() as held:
+        if folder is not None:  # one run at a time in a folder, and never over a user's own files
+            check_destinations(out_dir=folder, json_path=None)
+            held.enter_context(RunLock(folder, command=f"nnrecipe run {experiment.name}"))
+            mark(folder)
+        return _walk(experiment, ctx, folder, progress=progress, force=force, until=until)
+
+
+def _walk(experiment: Experiment, ctx: CheckContext, folder: Path | None, *, progress: Progress | None, force: bool,
+          until: Stage | None) -> RunResult:
     state = RunState(experiment, ctx, folder, progress or Progress(), force)
     state.journal = _journal(state)
     state.recorders = _training_recorders
