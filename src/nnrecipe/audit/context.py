@@ -19,6 +19,8 @@ T = TypeVar("T")
 class AuditContext:
     data: AuditData
     seed: int = 0
+    #: as on CheckContext: why model checks cannot run (the runner reads it); a data audit never blocks
+    blocked: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

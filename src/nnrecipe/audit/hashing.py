@@ -8,6 +8,8 @@
 - `near_pairs`: every pair of 64-bit hashes within `MAX_HAMMING` bits. By the pigeonhole principle two hashes
   that differ in at most k bits agree exactly on one of k+1 bands, so sorting by each band and looking at
   neighbours in sorted order finds them all (a sorted-hash multi-index, O(n log n), no all-pairs comparison).
+- `span_hashes`: a rolling hash of every run of `length` consecutive tokens in a row of token ids, to find text
+  that two token windows share (a window and the same text shifted by a few tokens share long spans).
 """
 
 from __future__ import annotations
@@ -96,12 +98,17 @@ def popcount(v: np.ndarray) -> np.ndarray:
     return np.unpackbits(v.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
 
 
-def near_pairs(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i < j) whose hashes differ in at most MAX_HAMMING bits; chained inside huge buckets."""
+def near_pairs(hashes: np.ndarray, tiebreak: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) whose hashes differ in at most MAX_HAMMING bits; chained inside huge buckets.
+
+    Inside a bucket the hashes sort by their full value, then by `tiebreak` (a 1-D projection of the vectors):
+    in dense low-dimensional data thousands of samples share one hash, and a sample's near copy must still be
+    among its MAX_NEIGHBOURS neighbours in sorted order, not wherever its index put it.
+    """
     found: list[np.ndarray] = []
     for band in range(_BANDS):
         keys = _band(hashes, band)
-        order = np.argsort(keys, kind="stable")
+        order = np.lexsort((tiebreak, hashes, keys) if tiebreak is not None else (hashes, keys))
         sorted_keys = keys[order]
         for step in range(1, MAX_NEIGHBOURS + 1):
             same = np.nonzero(sorted_keys[step:] == sorted_keys[:-step])[0]
@@ -130,3 +137,44 @@ def groups_of(keys: np.ndarray) -> list[np.ndarray]:
     starts = np.r_[0, np.nonzero(sorted_keys[1:] != sorted_keys[:-1])[0] + 1]
     sizes = np.diff(np.r_[starts, len(keys)])
     return [order[s : s + n] for s, n in zip(starts[sizes > 1], sizes[sizes > 1], strict=False)]
+
+
+_SPAN_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_MASK = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=16)
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """base**i and base**-i modulo 2**64, for i < n."""
+    inverse = _SPAN_BASE
+    for _ in range(6):  # Newton's iteration doubles the correct low bits each step: 6 steps reach 64
+        inverse = inverse * (2 - _SPAN_BASE * inverse) & _MASK
+    up, down, a, b = [], [], 1, 1
+    for _ in range(n):
+        up.append(a)
+        down.append(b)
+        a, b = a * _SPAN_BASE & _MASK, b * inverse & _MASK
+    return np.array(up, dtype=np.uint64), np.array(down, dtype=np.uint64)
+
+
+def span_hashes(tokens: np.ndarray, length: int) -> np.ndarray:
+    """(n, T) token ids -> (n, T - length + 1) uint64: the hash of tokens[:, i : i + length] at every offset i.
+
+    A polynomial hash modulo 2**64 from prefix sums (O(T) a row whatever the span length), mixed by splitmix64
+    so that its low bits are uniform (they decide which spans a bounded sample keeps).
+    """
+    n, width = tokens.shape
+    up, down = _powers(width + 1)
+    terms = (tokens.astype(np.int64) + 1).astype(np.uint64) * up[:width]  # wraps modulo 2**64, as intended
+    prefix = np.zeros((n, width + 1), dtype=np.uint64)
+    np.cumsum(terms, axis=1, out=prefix[:, 1:])
+    spans = (prefix[:, length:] - prefix[:, :-length]) * down[: width - length + 1]
+    return mix64(spans)
+
+
+def mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijection of uint64 that spreads every input bit over every output bit."""
+    z = z.astype(np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))

@@ -1,10 +1,16 @@
 """The data profile: one streaming pass over every split that feeds every data check.
 
 Per chunk it computes each sample's exact hash, near hash (pHash for images, SimHash for vectors and
-signals), a few scalar properties (norm, brightness, length, ...) and its target, and folds the inputs into
-per-feature (or per-channel) running moments, min/max and a bounded reservoir sample. What stays in memory
-is O(samples) small scalars — two hashes, a target and a handful of properties, about 60 bytes a sample —
-plus O(features) moments and a fixed-size reservoir: never the inputs themselves.
+signals, with a 16-number distance sketch), a few scalar properties (norm, brightness, length, ...) and its
+target, and folds the inputs into per-feature (or per-channel) running moments, the few most extreme values
+of each feature and a bounded reservoir sample. Token windows also get the hashes of their two ends, and the
+train windows' spans go into a bounded set (`nnrecipe.audit.spans`). What stays in memory is O(samples) small
+scalars — hashes, a target and a handful of properties, about 60 bytes a sample (125 for vectors, whose
+distance sketch takes 64) — plus O(features) statistics and fixed-size samples: never the inputs themselves.
+
+Targets equal to the data's ignore index (padding after the end of a sequence, unlabelled samples) are left
+out of every count: class counts, the alignment of next-token targets, target summaries (`Profile.labelled`
+says which samples carry a label at all).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from nnrecipe.audit import hashing
+from nnrecipe.audit import hashing, spans
+from nnrecipe.audit.neighbours import NearScale, near_scale
 from nnrecipe.audit.sources import CHUNK, AuditData, Chunk, Failure
 
 #: reservoir sample kept per split: the pictures and the quick models of label-issues and target-leakage
@@ -26,6 +33,8 @@ FEATURE_SIDE = 16
 PICTURE_SIDE = 64
 #: per-feature statistics are kept for at most this many features (per channel beyond it, for images)
 MAX_FEATURES = 4096
+#: the most extreme values kept exactly per feature and side, for outliers
+TOP = 16
 
 
 @dataclass
@@ -67,6 +76,29 @@ class Moments:
     def std(self) -> np.ndarray:
         assert self.m2 is not None and self.n is not None
         return np.sqrt(self.m2 / np.maximum(self.n - 1, 1))
+
+
+@dataclass
+class Extremes:
+    """The TOP largest and smallest finite values of each feature, exactly, merged chunk by chunk."""
+
+    high: np.ndarray | None = None  # (TOP, features) descending, -inf where fewer values were seen
+    low: np.ndarray | None = None  # (TOP, features) ascending, +inf where fewer
+
+    def add(self, values: np.ndarray) -> None:
+        finite = np.isfinite(values)
+        high, low = np.where(finite, values, -np.inf), np.where(finite, values, np.inf)
+        if self.high is not None and self.low is not None:
+            high, low = np.vstack([self.high, high]), np.vstack([self.low, low])
+        self.high, self.low = _top(high), -_top(-low)
+
+
+def _top(values: np.ndarray) -> np.ndarray:
+    """The TOP largest values of each column, descending, padded with -inf."""
+    if len(values) > TOP:
+        values = np.partition(values, len(values) - TOP, axis=0)[len(values) - TOP :]
+    values = -np.sort(-values, axis=0)
+    return np.vstack([values, np.full((TOP - len(values), values.shape[1]), -np.inf)]) if len(values) < TOP else values
 
 
 @dataclass
@@ -125,11 +157,13 @@ class SplitProfile:
     constant: Capped = field(default_factory=Capped)
     empty: Capped = field(default_factory=Capped)
     moments: Moments = field(default_factory=Moments)
+    extremes: Extremes = field(default_factory=Extremes)
     channel_moments: Moments = field(default_factory=Moments)
     class_counts: np.ndarray | None = None
     token_counts: np.ndarray | None = None
+    #: next-token alignment, counted over positions whose target and next target both carry a label
     alignment: dict[str, int] = field(default_factory=lambda: {"positions": 0, "shifted": 0, "copied": 0,
-                                                                "reversed": 0})
+                                                                "reversed": 0, "ignored": 0})
     reservoir: Reservoir | None = None
 
 
@@ -143,14 +177,27 @@ class Profile:
     index: np.ndarray  # (N,) index within its split
     exact: np.ndarray  # (N,) uint64
     near: np.ndarray | None  # (N,) uint64 or None (tokens)
-    target: np.ndarray  # (N,) class id (int64) or a scalar summary of the target (float64)
+    target: np.ndarray  # (N,) class id (int64) or a scalar summary of the labelled target (float64)
     target_hash: np.ndarray  # (N,) uint64 of the full target
     properties: dict[str, np.ndarray]  # name -> (N,) float32
     paths: np.ndarray | None  # (N,) object, for path sources
-    sketch: np.ndarray | None = None  # (N, SKETCH) float16 random projection of standardized vectors
+    labelled: np.ndarray | None = None  # (N,) bool: the target is not (entirely) the ignore index
+    sketch: np.ndarray | None = None  # (N, SKETCH) float32 random projection of standardized vectors
     features: int = 0  # input features per sample (vectors and signals), for the sketch's distance scale
     chunks: int = 0
+    seed: int = 0
+    #: token windows: span length (0: not windows), each window's first/last span hash and whether it has them
+    span_length: int = 0
+    span_first: np.ndarray | None = None
+    span_last: np.ndarray | None = None
+    span_ok: np.ndarray | None = None
+    train_spans: np.ndarray | None = None  # sorted distinct span hashes of the train windows
+    span_sampling: int = 1  # 1 in span_sampling span hashes kept (1: all)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.labelled is None:
+            self.labelled = np.ones(len(self.target), bool)
 
     @property
     def split_names(self) -> list[str]:
@@ -175,19 +222,42 @@ class Profile:
             self._memo["near_pairs"] = self._near_pairs()
         return self._memo["near_pairs"]  # type: ignore[no-any-return]
 
+    def near_scale(self) -> NearScale | None:
+        """The distance under which two vectors are near copies for this data (None for images and tokens)."""
+        if self.sketch is None:
+            return None
+        if "near_scale" not in self._memo:
+            self._memo["near_scale"] = near_scale(self.sketch, self.exact, cap=NEAR_RMS * np.sqrt(max(self.features, 1)),
+                                                  max_dimension=min(max(self.features, 1), SKETCH), seed=self.seed)
+        return self._memo["near_scale"]  # type: ignore[no-any-return]
+
     def _near_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         if self.near is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        a, b = hashing.near_pairs(self.near)
+        tiebreak = self.sketch[:, 0] if self.sketch is not None else None
+        a, b = hashing.near_pairs(self.near, tiebreak)
         keep = self.exact[a] != self.exact[b]
-        if self.sketch is not None:
-            # SimHash only proposes (it sees angles); the sketch estimates the distance itself (Johnson-Lindenstrauss)
-            gap = np.linalg.norm(self.sketch[a].astype(np.float32) - self.sketch[b].astype(np.float32), axis=1)
-            keep &= gap <= NEAR_RMS * np.sqrt(max(self.features, 1))
+        scale = self.near_scale()
+        if self.sketch is not None and scale is not None:
+            # SimHash only proposes (it sees angles); the sketch estimates the distance itself (Johnson-Lindenstrauss),
+            # judged against the data's own spacing (`nnrecipe.audit.neighbours`)
+            gap = np.linalg.norm(self.sketch[a] - self.sketch[b], axis=1)
+            keep &= gap <= scale.limit
         return a[keep], b[keep]
 
+    def window_overlap(self, split: str) -> dict[str, Any] | None:
+        """For token windows: how many of a held-out split's windows have both ends among the train spans."""
+        if not self.span_length or self.train_spans is None or self.span_first is None or self.span_last is None:
+            return None
+        assert self.span_ok is not None
+        rows = np.nonzero((self.split_of == self.split_names.index(split)) & self.span_ok)[0]
+        tested, both = spans.shared_ends(self.train_spans, self.span_sampling, self.span_first[rows], self.span_last[rows])
+        return {"span": self.span_length, "windows": int(len(rows)), "tested": int(tested.sum()),
+                "overlapping": int(both.sum()), "rows": rows[both], "sampling": self.span_sampling}
 
-#: vectors are near duplicates when their standardized values differ by at most this RMS, in feature stds
+
+#: vectors are near duplicates at most when their standardized values differ by this RMS, in feature stds (the
+#: data's own spacing may make the limit smaller: see `nnrecipe.audit.neighbours`)
 NEAR_RMS = 0.05
 #: dimensions of the random projection that estimates distances between candidate near pairs
 SKETCH = 16
@@ -217,6 +287,7 @@ class _Builder:
         self.planes: np.ndarray | None = None
         self.features = 0
         self.chunks = 0
+        self.span_store: spans.SpanStore | None = None  # decided on the first token chunk
 
     def _append(self, name: str, values: np.ndarray) -> None:
         self.columns.setdefault(name, []).append(values)
@@ -229,18 +300,24 @@ class _Builder:
             return
         sp.read += n
         feats = _Features.of(self.data, chunk)
+        ignore = self.data.ignore_index
         self._append("split_of", np.full(n, code, dtype=np.uint8))
         self._append("index", chunk.index.astype(np.int64))
         self._append("exact", hashing.exact_hashes(chunk.x))
-        self._append("target", _target_summary(self.data.task, chunk.y))
+        summary, labelled = _target_summary(self.data.task, chunk.y, ignore)
+        self._append("target", summary)
+        self._append("labelled", labelled)
         self._append("target_hash", hashing.exact_hashes(_as_rows(chunk.y)))
-        for key, values in feats.properties.items():
-            self._append("prop:" + key, values.astype(np.float32))
         self.paths.append(np.asarray(chunk.paths if chunk.paths else [None] * n, dtype=object))
         self.has_paths |= chunk.paths is not None
         near = self._near_hash(feats)
         if near is not None:
             self._append("near", near)
+        if self.data.kind == "tokens":
+            feats.properties["length"] = _token_lengths(chunk, ignore).astype(np.float64)  # padding is no length
+            self._window_ends(code, chunk, feats.properties["length"].astype(np.int64))
+        for key, values in feats.properties.items():
+            self._append("prop:" + key, values.astype(np.float32))
         self._fold_stats(sp, chunk, feats)
 
     def _near_hash(self, feats: _Features) -> np.ndarray | None:
@@ -260,8 +337,24 @@ class _Builder:
         z = (flat - self.reference[0]) / self.reference[1]
         self.features = flat.shape[1]
         sketch = z @ self.planes[:, :SKETCH] / np.sqrt(SKETCH)  # E|sketch_a - sketch_b|^2 = |z_a - z_b|^2
-        self._append("sketch", sketch.astype(np.float16))
+        # float32, not float16: in a dense table a sample's natural neighbour can be 1e-4 standard units away
+        self._append("sketch", sketch.astype(np.float32))
         return hashing.simhash(z, self.planes[:, SKETCH:])
+
+    def _window_ends(self, code: int, chunk: Chunk, lengths: np.ndarray) -> None:
+        """Token windows: the hashes of each window's two ends; the train windows' spans into the span set."""
+        if self.span_store is None:
+            self.span_store = spans.SpanStore(spans.window_span(lengths))
+        length = self.span_store.length
+        if not length:
+            return
+        first, last, ok, every = spans.window_ends(chunk.x, lengths, length)
+        self._append("span_first", first)
+        self._append("span_last", last)
+        self._append("span_ok", ok)
+        if code == 0:
+            for hashes in every:
+                self.span_store.add(hashes)
 
     def _fold_stats(self, sp: SplitProfile, chunk: Chunk, feats: _Features) -> None:
         for capped, mask in ((sp.nonfinite, feats.nonfinite), (sp.constant, feats.constant & ~feats.empty),
@@ -269,6 +362,8 @@ class _Builder:
             capped.add([self._where(chunk, int(i)) for i in np.nonzero(mask)[0]])
         if feats.flat is not None and feats.flat.shape[1] <= MAX_FEATURES:
             sp.moments.add(feats.flat)
+            if self.data.kind != "image":
+                sp.extremes.add(feats.flat)
         if feats.channels is not None:
             sp.channel_moments.add(feats.channels)
         self._fold_targets(sp, chunk)
@@ -282,29 +377,37 @@ class _Builder:
         return out
 
     def _fold_targets(self, sp: SplitProfile, chunk: Chunk) -> None:
-        task, classes = self.data.task, self.data.num_classes or 0
+        task, classes, ignore = self.data.task, self.data.num_classes or 0, self.data.ignore_index
         if task == "classification":
             y = chunk.y.astype(np.int64).reshape(-1)
-            sp.class_counts = _add_counts(sp.class_counts, y, classes)
+            sp.class_counts = _add_counts(sp.class_counts, y[y != ignore] if ignore is not None else y, classes)
         elif task == "sequence":
             xs = chunk.x if isinstance(chunk.x, list) else list(chunk.x)
             ys = list(chunk.y)
             tokens = np.concatenate([np.asarray(x).reshape(-1) for x in xs]).astype(np.int64)
             sp.token_counts = _add_counts(sp.token_counts, tokens, classes)
+            if isinstance(chunk.x, np.ndarray) and chunk.x.ndim == 2 and chunk.y.shape == chunk.x.shape:
+                _align(sp.alignment, chunk.x, chunk.y, ignore)  # windows of one length: all rows at once
+                return
             for x, y in zip(xs, ys, strict=False):
-                _align(sp.alignment, np.asarray(x).reshape(-1), np.asarray(y).reshape(-1))
+                _align(sp.alignment, np.asarray(x).reshape(1, -1), np.asarray(y).reshape(1, -1), ignore)
 
     def finish(self) -> Profile:
         cols = {k: np.concatenate(v) for k, v in self.columns.items()}
         empty = np.zeros(0)
         props = {k[5:]: v for k, v in cols.items() if k.startswith("prop:")}
+        store = self.span_store
         return Profile(
             data=self.data, splits=self.splits,
             split_of=cols.get("split_of", empty.astype(np.uint8)), index=cols.get("index", empty.astype(np.int64)),
             exact=cols.get("exact", empty.astype(np.uint64)), near=cols.get("near"),
             target=cols.get("target", empty), target_hash=cols.get("target_hash", empty.astype(np.uint64)),
             properties=props, paths=np.concatenate(self.paths) if self.has_paths and self.paths else None,
-            sketch=cols.get("sketch"), features=self.features, chunks=self.chunks,
+            labelled=cols.get("labelled"), sketch=cols.get("sketch"), features=self.features, chunks=self.chunks,
+            seed=self.seed, span_length=store.length if store is not None and "span_first" in cols else 0,
+            span_first=cols.get("span_first"), span_last=cols.get("span_last"), span_ok=cols.get("span_ok"),
+            train_spans=store.finish() if store is not None and store.length else None,
+            span_sampling=store.sampling if store is not None else 1,
         )
 
 
@@ -321,16 +424,40 @@ def _as_rows(y: np.ndarray) -> np.ndarray | list[np.ndarray]:
     return y.reshape(len(y), -1) if y.ndim >= 1 else y
 
 
-def _target_summary(task: str, y: np.ndarray) -> np.ndarray:
+def _target_summary(task: str, y: np.ndarray, ignore: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) the class id, or the mean of the labelled target values; (n,) whether the sample carries a label."""
     if task == "classification":
-        return y.astype(np.int64).reshape(-1)
+        ids = y.astype(np.int64).reshape(-1)
+        return ids, (ids != ignore) if ignore is not None else np.ones(len(ids), bool)
     if y.dtype == object:
-        return np.array([float(np.mean(v)) if len(v) else 0.0 for v in y])
-    return y.reshape(len(y), -1).astype(np.float64).mean(axis=1)
+        rows = [np.asarray(v, dtype=np.float64).reshape(-1) for v in y]
+        kept = [r[r != ignore] if ignore is not None else r for r in rows]
+        return np.array([float(r.mean()) if len(r) else 0.0 for r in kept]), np.array([len(r) > 0 for r in kept], bool)
+    values = y.reshape(len(y), -1).astype(np.float64)
+    mask = values != ignore if ignore is not None else np.ones(values.shape, bool)
+    count = mask.sum(axis=1)
+    return np.where(mask, values, 0.0).sum(axis=1) / np.maximum(count, 1), count > 0
+
+
+def _token_lengths(chunk: Chunk, ignore: int | None) -> np.ndarray:
+    """Each sample's length up to its last labelled target position (padding after the end cut off)."""
+    if isinstance(chunk.x, np.ndarray) and chunk.x.ndim == 2:
+        full = np.full(len(chunk.x), chunk.x.shape[1])
+        if ignore is None or chunk.y.shape != chunk.x.shape:
+            return full
+        labelled = chunk.y != ignore
+        last = chunk.x.shape[1] - np.argmax(labelled[:, ::-1], axis=1)
+        return np.where(labelled.any(axis=1), last, 0)
+    lengths = []
+    for x, y in zip(chunk.x, list(chunk.y), strict=False):
+        x, y = np.asarray(x).reshape(-1), np.asarray(y).reshape(-1)
+        labelled = np.nonzero(y != ignore)[0] if ignore is not None and y.shape == x.shape else None
+        lengths.append(len(x) if labelled is None else (int(labelled[-1]) + 1 if len(labelled) else 0))
+    return np.asarray(lengths, dtype=np.int64)
 
 
 def _add_counts(counts: np.ndarray | None, values: np.ndarray, minlength: int) -> np.ndarray:
-    values = values[values >= 0]
+    values = values[values >= 0]  # a negative id is padding (or a bug other checks report): never a bin
     new = np.bincount(values, minlength=minlength)
     if counts is None:
         return new
@@ -340,14 +467,22 @@ def _add_counts(counts: np.ndarray | None, values: np.ndarray, minlength: int) -
     return counts
 
 
-def _align(stats: dict[str, int], x: np.ndarray, y: np.ndarray) -> None:
-    """Count where the target is the input shifted left (next token), equal to it, or shifted right."""
-    if len(x) < 2 or x.shape != y.shape:
+def _align(stats: dict[str, int], x: np.ndarray, y: np.ndarray, ignore: int | None) -> None:
+    """(n, T) inputs and targets: count where the target is the input shifted left (next token), equal to it,
+    or shifted right.
+
+    Only positions t whose target and next target both carry a label count: padding after the end of a
+    sequence is no position, and the last real target (whose next input is padding) has nothing to compare.
+    """
+    if x.shape[1] < 2 or x.shape != y.shape:
         return
-    stats["positions"] += len(x) - 1
-    stats["shifted"] += int((y[:-1] == x[1:]).sum())
-    stats["copied"] += int((y[:-1] == x[:-1]).sum())
-    stats["reversed"] += int((y[1:] == x[:-1]).sum())
+    labelled = y != ignore if ignore is not None else np.ones(y.shape, bool)  # (n, T)
+    both = labelled[:, :-1] & labelled[:, 1:]
+    stats["positions"] += int(both.sum())
+    stats["ignored"] += int((~labelled).sum())
+    stats["shifted"] += int(((y[:, :-1] == x[:, 1:]) & both).sum())
+    stats["copied"] += int(((y[:, :-1] == x[:, :-1]) & both).sum())
+    stats["reversed"] += int(((y[:, 1:] == x[:, :-1]) & both).sum())
 
 
 # --- per-kind features of a chunk ---------------------------------------------------------------------------
@@ -454,17 +589,32 @@ def _thumbnail(im: np.ndarray, side: int) -> np.ndarray:
 
 
 def _token_features(chunk: Chunk, vocab: int) -> _Features:
+    width = min(vocab, 512)
+    if isinstance(chunk.x, np.ndarray) and chunk.x.ndim == 2 and chunk.x.shape[1] > 0:
+        return _token_array_features(chunk.x.astype(np.int64), width)
     seqs = [np.asarray(s).reshape(-1).astype(np.int64) for s in (chunk.x if isinstance(chunk.x, list) else list(chunk.x))]
     lengths = np.array([len(s) for s in seqs], dtype=np.float64)
     distinct = np.array([len(np.unique(s)) / max(len(s), 1) for s in seqs])
     # bag-of-tokens features for the reservoir (normalized counts over a capped vocabulary)
-    width = min(vocab, 512)
     bags = np.zeros((len(seqs), width), dtype=np.float32)
     for i, s in enumerate(seqs):
         bags[i] = np.bincount(np.clip(s, 0, width - 1), minlength=width)[:width] / max(len(s), 1)
     constant = np.array([len(s) > 1 and bool((s == s[0]).all()) for s in seqs])
     return _Features({"length": lengths, "distinct_fraction": distinct}, None, None, None, bags,
                      [s[:256] for s in seqs], np.zeros(len(seqs), bool), constant, lengths == 0)
+
+
+def _token_array_features(x: np.ndarray, width: int) -> _Features:
+    """The same features for (n, T) windows of one length, vectorized (no loop over samples)."""
+    n, length = x.shape
+    ordered = np.sort(x, axis=1)
+    distinct = (1 + (ordered[:, 1:] != ordered[:, :-1]).sum(axis=1)) / length
+    offsets = np.arange(n)[:, None] * width
+    bags = np.bincount((offsets + np.clip(x, 0, width - 1)).reshape(-1), minlength=n * width).reshape(n, width)
+    constant = (x == x[:, :1]).all(axis=1) & (length > 1)
+    lengths = np.full(n, float(length))
+    return _Features({"length": lengths, "distinct_fraction": distinct}, None, None, None,
+                     (bags / length).astype(np.float32), x[:, :256], np.zeros(n, bool), constant, lengths == 0)
 
 
 def fetch(data: AuditData, split: str, positions: list[int]) -> list[Any] | None:

@@ -9,6 +9,9 @@ Kinds of data, which decide the properties and hashes the profile computes:
   signal  1-D float arrays where neighbouring values belong together (MNIST-1D, audio)
   vector  1-D float arrays of unrelated features (tables, embeddings)
   tokens  1-D integer arrays of token ids (sequence tasks); lengths may differ (chunk.x is then a list)
+
+Targets may carry an ignore index (`AuditData.ignore_index`): the value the loss skips, such as -1 padding after
+the end of a sequence in next-token targets. Every data check leaves those positions out.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ class AuditData:
     class_names: Sequence[str] | None = None
     feature_names: Sequence[str] | None = None
     origin: str = "experiment"
+    #: the target value the loss skips (padding, unlabelled samples), or None
+    ignore_index: int | None = None
 
     def split(self, name: str) -> Split | None:
         return next((s for s in self.splits if s.name == name), None)
@@ -97,7 +102,17 @@ def from_experiment(exp: Any) -> AuditData:
     from nnrecipe.engine.data import infer_num_classes
 
     return AuditData(name=exp.name, task=exp.task, kind=kind, splits=splits, num_classes=infer_num_classes(exp),
-                     class_names=exp.class_names, origin="experiment")
+                     class_names=exp.class_names, origin="experiment", ignore_index=_ignore_index(exp))
+
+
+def _ignore_index(exp: Any) -> int | None:
+    """The engine's ignore index (the field, the loss's own, a lone negative target, a value the loss skips)."""
+    from nnrecipe.engine.targets import ignore_index
+
+    try:
+        return ignore_index(exp)
+    except Exception:  # targets the engine cannot stack: the preflight reports them; the audit reads what it can
+        return exp.ignore_index if isinstance(getattr(exp, "ignore_index", None), int) else None
 
 
 def _experiment_kind(exp: Any, x0: np.ndarray) -> Kind:
@@ -331,9 +346,26 @@ def _npz(path: Path) -> AuditData:
         if f"x_{name}" in keys and f"y_{name}" in keys:
             splits.append(_array_split(name, data[f"x_{name}"], data[f"y_{name}"]))
     task, kind = _array_task(x, y)
+    ignore = inferred_ignore_index(task, [y]) if task != "regression" else None
     num_classes = int(np.max(y)) + 1 if task != "regression" else None
     return AuditData(name=path.stem, task=task, kind=kind, splits=tuple(splits), num_classes=num_classes,
-                     origin="npz")
+                     origin="npz", ignore_index=ignore)
+
+
+def inferred_ignore_index(task: str, targets: Sequence[np.ndarray]) -> int | None:
+    """The one negative value integer class or token targets hold, if any: no class id is negative, so a single
+    negative value can only be padding the loss skips (-1 in minGPT, -100 in Hugging Face)."""
+    if task == "regression":
+        return None
+    negative: set[int] = set()
+    for y in targets:
+        y = np.asarray(y)
+        if y.dtype == object:
+            y = np.concatenate([np.asarray(v).reshape(-1) for v in y]) if len(y) else np.zeros(0, np.int64)
+        if not np.issubdtype(y.dtype, np.integer):
+            return None
+        negative.update(np.unique(y[y < 0]).tolist())
+    return int(negative.pop()) if len(negative) == 1 else None
 
 
 def _array_task(x: np.ndarray, y: np.ndarray) -> tuple[str, Kind]:
@@ -468,13 +500,19 @@ def _table_features(frame: Any) -> np.ndarray:
 
 
 def from_arrays(name: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], *, task: str | None = None,
-                kind: Kind | None = None, num_classes: int | None = None) -> AuditData:
-    """In-memory arrays per split, {"train": (x, y), "val": (x, y)}: for tests, benchmarks and notebooks."""
+                kind: Kind | None = None, num_classes: int | None = None,
+                ignore_index: int | None = None) -> AuditData:
+    """In-memory arrays per split, {"train": (x, y), "val": (x, y)}: for tests, benchmarks and notebooks.
+
+    `ignore_index` is the target value the loss skips; when None, a single negative target value is taken as one.
+    """
     x0, y0 = splits["train"]
     guessed_task, guessed_kind = _array_task(x0, y0)
     task = task or guessed_task
+    if ignore_index is None:
+        ignore_index = inferred_ignore_index(task, [y for _, y in splits.values()])
     if num_classes is None and task != "regression":
         num_classes = int(max(np.max(y) for _, y in splits.values())) + 1
     return AuditData(name=name, task=task, kind=kind or guessed_kind,
                      splits=tuple(_array_split(n, x, y) for n, (x, y) in splits.items()),
-                     num_classes=num_classes, origin="arrays")
+                     num_classes=num_classes, origin="arrays", ignore_index=ignore_index)

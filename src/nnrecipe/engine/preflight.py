@@ -56,7 +56,7 @@ def _readable(exp: Experiment, split: str) -> None:
         if not isinstance(sample, (tuple, list)) or len(sample) != 2:
             raise SpecError(f"Experiment field {split!r}: expected each sample to be an (input, target) pair, but "
                             f"sample {i} is a {type(sample).__name__}")
-        samples.append(sample)
+        samples.append((sample[0], sample[1]))
     try:
         collate(samples)
     except Exception as exc:

@@ -3,7 +3,8 @@
 Measured from the profile's class counts (every sample, one pass). A class that appears in val or test but
 never in train cannot be learned (typically a split of data sorted by label); a class missing from val cannot
 be measured; a large ratio between the biggest and smallest class changes what "good accuracy" means; a val
-distribution far from train's (a chi-square test) means the two splits were not drawn alike.
+distribution far from train's (a chi-square test) means the two splits were not drawn alike — by half the
+probability mass or more (total variation), val holds other classes than train and the check fails.
 
 Artifacts: ``counts`` {split: (C,) int array}, ``class_names`` (list of str or None) — for a grouped bar chart.
 """
@@ -29,6 +30,9 @@ class ClassBalanceThresholds:
     shift_p_value: float = 1e-6
     #: ... and by at least this total variation distance (a tiny but significant shift is not worth a look)
     shift_distance: float = 0.1
+    #: fail when the shift reaches this total variation distance: val drawn from other classes than train
+    #: (the rows of a file sorted by label, split by position), not a sampling accident
+    shift_fail_distance: float = 0.5
 
 
 class ClassBalance(Check):
@@ -71,6 +75,13 @@ class ClassBalance(Check):
             return Verdict("fail", f"classes that never appear in train do appear in other splits ({where})",
                            "the model cannot learn a class it never sees: split the data at random (stratified by "
                            "class) rather than by position in a file sorted by label")
+        shifted = m.get("val_p_value", 1.0) < t.shift_p_value
+        if shifted and m.get("val_distance", 0.0) >= t.shift_fail_distance:
+            missing = m["missing_from_split"].get("val") or []
+            return Verdict("fail", f"val's classes are not train's: total variation {m['val_distance']:.2f} between the "
+                           f"class distributions (p={m['val_p_value']:.1e})" + (f"; val lacks classes {missing}" if missing
+                                                                              else ""),
+                           "split the data at random (stratified by class), not by position in a file sorted by label")
         notes, fixes = [], []
         if m["imbalance_ratio"] >= t.imbalance_warn:
             notes.append(f"train classes are imbalanced {m['imbalance_ratio']:.1f}:1 (largest:smallest)")

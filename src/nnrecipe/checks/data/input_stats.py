@@ -1,9 +1,19 @@
 """input-stats: per-feature (or, for images, per-channel) mean, std and range of the training inputs.
 
-From the profile's running moments (Chan's parallel update, chunk by chunk). Inputs far from normalized,
-constant features and features on wildly different scales slow or stall training; val or test normalized
-differently from train (a shifted mean in train-std units) makes every evaluation wrong. All of these are a
-"look at this": the skeleton's init-loss check fails the setups where they actually break the start.
+From the profile's running moments (Chan's parallel update, chunk by chunk). What is worth a look depends on
+the kind of input:
+
+- images and signals share one physical scale across pixels or time steps, and nets expect it normalized:
+  raw 0-255 pixels or int16 audio (a mean or std far from 0 and 1) warn, as do constant channels and channels
+  on scales `channel_ratio_warn` apart.
+- table features legitimately come in their own units (a concentration next to a count next to a price; a
+  model that standardizes its inputs itself), so only degenerate ones warn: constant features, features
+  holding NaN or Inf, feature scales `scale_ratio_warn` (1e6) apart, and features whose values sit so far from
+  zero relative to their spread that float32 loses the spread (`offset_ratio_warn`).
+
+For every kind, val or test normalized differently from train (a median shift of the feature means in train
+stds) makes every evaluation wrong and warns. All of these are a "look at this": the skeleton's init-loss
+check fails the setups where the scale actually breaks the start.
 
 Artifacts: ``mean``, ``std``, ``low``, ``high`` — (features,) arrays of the train split — and ``per_channel``
 (True for images), for a per-feature band plot.
@@ -24,19 +34,23 @@ from nnrecipe.checks.data.common import LISTED, profile_of
 
 @dataclass(frozen=True)
 class InputStatsThresholds:
-    #: inputs count as normalized when every feature's |mean| is at most this ...
+    #: images and signals count as normalized when the |mean| of every channel (or of all values) is at most this
     mean_tolerance: float = 3.0
-    #: ... and every non-constant feature's std lies in [std_low, std_high]
+    #: ... and every non-constant channel's std (or the std of all values) lies in [std_low, std_high]
     std_low: float = 0.05
     std_high: float = 20.0
-    #: warn when the largest feature std is this many times the smallest non-zero one
-    scale_ratio_warn: float = 100.0
+    #: images: warn when the largest channel std is this many times the smallest non-zero one
+    channel_ratio_warn: float = 100.0
+    #: tables: warn when the largest feature std is this many times the smallest non-zero one
+    scale_ratio_warn: float = 1e6
+    #: tables: warn when a feature's |mean| is this many times its std (float32 keeps about 7 digits)
+    offset_ratio_warn: float = 1e6
     #: warn when a held-out split's median feature mean sits this many train stds from train's
     split_shift_warn: float = 0.5
 
 
 class InputStats(Check):
-    """Per-feature or per-channel mean, std and range: normalization, constant features, scales."""
+    """Per-feature or per-channel mean, std and range: normalization, degenerate features, split shifts."""
 
     id = "input-stats"
     stage = "data"
@@ -57,15 +71,22 @@ class InputStats(Check):
         mean, std = mom.mean, mom.std
         varying = std > 0
         names = list(p.data.feature_names or [])
+        nonfinite = np.asarray(mom.count - mom.n, dtype=np.int64)
+        offset = np.abs(mean[varying]) / std[varying] if varying.any() else np.zeros(0)
         measured: dict[str, Any] = {
+            "kind": p.data.kind,
             "per_channel": p.data.kind == "image",
             "features": int(len(mean)),
             "mean_range": [float(mean.min()), float(mean.max())],
             "std_range": [float(std[varying].min()) if varying.any() else 0.0, float(std.max())],
             "value_range": [float(mom.low.min()), float(mom.high.max())],
+            "pooled": _pooled(mom),
             "constant_features": [_name(names, j) for j in np.nonzero(~varying)[0][:LISTED]],
             "constant_count": int((~varying).sum()),
+            "nonfinite_features": [_name(names, j) for j in np.nonzero(nonfinite)[0][:LISTED]],
+            "nonfinite_count": int((nonfinite > 0).sum()),
             "scale_ratio": float(std[varying].max() / std[varying].min()) if varying.any() else 1.0,
+            "offset_ratio": float(offset.max()) if len(offset) else 0.0,
             "worst_mean_feature": _name(names, int(np.argmax(np.abs(mean)))),
             "_artifacts": {"mean": mean, "std": std, "low": mom.low, "high": mom.high, "per_channel": p.data.kind == "image"},
         }
@@ -79,26 +100,70 @@ class InputStats(Check):
         return measured
 
     def judge(self, m: Mapping[str, Any], t: InputStatsThresholds) -> Verdict:
-        notes, fixes = [], []
-        (mlo, mhi), (slo, shi) = m["mean_range"], m["std_range"]
+        kind = m.get("kind", "image" if m["per_channel"] else "vector")
         what = "channel" if m["per_channel"] else "feature"
-        if max(abs(mlo), abs(mhi)) > t.mean_tolerance or slo < t.std_low or shi > t.std_high:
-            notes.append(f"inputs are not normalized: {what} means {mlo:.3g}..{mhi:.3g}, stds {slo:.3g}..{shi:.3g}, "
-                         f"values {m['value_range'][0]:.3g}..{m['value_range'][1]:.3g}")
-            fixes.append(f"standardize each {what} with the training split's mean and std (and apply the same numbers to val/test)")
-        if m["constant_count"]:
-            notes.append(f"{m['constant_count']} constant {what}s (e.g. {m['constant_features'][:5]})")
-            fixes.append("constant inputs carry no information: drop them, or check the preprocessing that flattened them")
-        if m["scale_ratio"] > t.scale_ratio_warn:
-            notes.append(f"{what} scales differ {m['scale_ratio']:.0f}x")
-            fixes.append(f"scale each {what} separately so no one dominates")
+        notes, fixes = _scale_notes(m, t) if kind in ("image", "signal") else _table_notes(m, t)
+        if m.get("nonfinite_count"):
+            notes.append(f"{m['nonfinite_count']} {what}s hold NaN or Inf (e.g. {m['nonfinite_features'][:5]})")
+            fixes.append("find where they enter (a missing value read as NaN, a division by zero) and impute or drop them")
         shifted = {k: v for k, v in m["split_mean_shift"].items() if v > t.split_shift_warn}
         if shifted:
             notes.append("held-out inputs sit away from train's: " + ", ".join(f"{k} median shift {v:.2f} std" for k, v in shifted.items()))
             fixes.append("normalize every split with the training split's statistics, and check they come from the same source")
+        (mlo, mhi), (slo, shi) = m["mean_range"], m["std_range"]
         if notes:
             return Verdict("warn", "; ".join(notes), "; ".join(fixes))
-        return Verdict("pass", f"inputs normalized: {what} means {mlo:.2f}..{mhi:.2f}, stds {slo:.2f}..{shi:.2f}")
+        return Verdict("pass", f"no degenerate inputs: {what} means {mlo:.3g}..{mhi:.3g}, stds {slo:.3g}..{shi:.3g}"
+                       + (f" (scales {m['scale_ratio']:.3g}x apart: a table's own units)" if kind == "vector" and
+                          m["scale_ratio"] > 100 else ""))
+
+
+def _scale_notes(m: Mapping[str, Any], t: InputStatsThresholds) -> tuple[list[str], list[str]]:
+    """Images and signals: one scale for every pixel or step, expected normalized."""
+    notes, fixes = [], []
+    what = "channel" if m["per_channel"] else "value"
+    (mlo, mhi), (slo, shi) = m["mean_range"], m["std_range"]
+    if m["per_channel"]:
+        off = max(abs(mlo), abs(mhi)) > t.mean_tolerance or slo < t.std_low or shi > t.std_high
+        detail = f"channel means {mlo:.3g}..{mhi:.3g}, stds {slo:.3g}..{shi:.3g}"
+    else:
+        mean, std = m["pooled"]
+        off = abs(mean) > t.mean_tolerance or not t.std_low <= std <= t.std_high
+        detail = f"all values: mean {mean:.3g}, std {std:.3g}"
+    if off:
+        notes.append(f"inputs are not normalized: {detail}, values {m['value_range'][0]:.3g}..{m['value_range'][1]:.3g}")
+        fixes.append(f"standardize each {what} with the training split's mean and std (and apply the same numbers to val/test)")
+    if m["per_channel"] and m["constant_count"]:
+        notes.append(f"{m['constant_count']} constant channels (e.g. {m['constant_features'][:5]})")
+        fixes.append("a constant channel carries no information: drop it, or check the decoding that flattened it")
+    if m["per_channel"] and m["scale_ratio"] > t.channel_ratio_warn:
+        notes.append(f"channel scales differ {m['scale_ratio']:.0f}x")
+        fixes.append("scale each channel separately so no one dominates")
+    return notes, fixes
+
+
+def _table_notes(m: Mapping[str, Any], t: InputStatsThresholds) -> tuple[list[str], list[str]]:
+    """Tables: features in their own units are fine; only degenerate ones are worth a look."""
+    notes, fixes = [], []
+    if m["constant_count"]:
+        notes.append(f"{m['constant_count']} constant features (e.g. {m['constant_features'][:5]})")
+        fixes.append("constant inputs carry no information: drop them, or check the preprocessing that flattened them")
+    if m["scale_ratio"] >= t.scale_ratio_warn:
+        notes.append(f"feature scales differ {m['scale_ratio']:.2g}x (stds {m['std_range'][0]:.3g}..{m['std_range'][1]:.3g})")
+        fixes.append("standardize the features (or check the units of the largest and smallest): at such ratios one "
+                     "feature swamps every other in a dot product")
+    if m["offset_ratio"] >= t.offset_ratio_warn:
+        notes.append(f"a feature's values sit {m['offset_ratio']:.2g} stds from zero: float32 loses their variation")
+        fixes.append("subtract the feature's mean (a timestamp or an id minus its start) before converting to float32")
+    return notes, fixes
+
+
+def _pooled(mom: Any) -> list[float]:
+    """The mean and std of all values together, from the per-feature moments."""
+    n = np.maximum(mom.n, 1)
+    mean = float((mom.mean * n).sum() / n.sum())
+    var = float(((mom.m2 + n * (mom.mean - mean) ** 2).sum()) / max(n.sum() - 1, 1))
+    return [mean, float(np.sqrt(var))]
 
 
 def _moments(p: Any, split: str) -> Any:

@@ -3,7 +3,8 @@
 Identical inputs with different labels cap accuracy below 100% and usually mean a labelling error or a
 join on the wrong key. Exact conflicts come from the exact hash groups (across all splits); near conflicts
 from near-duplicate pairs with different class labels. For regression, an exact conflict is a group whose
-targets spread more than a fraction of the targets' standard deviation.
+targets spread more than a fraction of the targets' standard deviation. Samples whose target is the ignore
+index (unlabelled) conflict with nothing.
 
 Artifacts: ``pairs`` — up to 8 dicts {a, b, a_input, b_input, a_target, b_target} (exact conflicts first).
 """
@@ -48,6 +49,9 @@ class LabelConflicts(Check):
         scale = 1.0 if classification else float(np.nanstd(p.target)) or 1.0
         exact_a, exact_b, involved = [], [], 0
         for group in p.exact_groups():
+            group = group[p.labelled[group]]  # an unlabelled copy (the ignore index) conflicts with nothing
+            if len(group) < 2:
+                continue
             targets = p.target[group]
             spread = np.ptp(targets) if classification else np.ptp(targets) / scale
             if spread > (0 if classification else self.thresholds.regression_tolerance):
@@ -58,7 +62,7 @@ class LabelConflicts(Check):
         near_a = near_b = np.zeros(0, np.int64)
         if classification:
             a, b = p.near_pairs()
-            differ = p.target[a] != p.target[b]
+            differ = (p.target[a] != p.target[b]) & p.labelled[a] & p.labelled[b]
             near_a, near_b = a[differ], b[differ]
         ea, eb = np.asarray(exact_a, np.int64), np.asarray(exact_b, np.int64)
         total = len(p.exact)

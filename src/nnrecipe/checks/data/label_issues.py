@@ -1,10 +1,10 @@
 """label-issues: likely wrong labels, from out-of-fold predictions of a quick model scored by confident learning.
 
 On the profile's reservoir sample of train and val (at most 2 x 1,500 samples; flattened inputs, 16x16
-thumbnails for images), a standardized logistic regression predicts every sample's class probabilities
-out of fold (scikit-learn's `cross_val_predict`); cleanlab's `find_label_issues` then flags the samples whose
-given label the model confidently disagrees with. When the quick model barely beats the majority class its
-disagreements mean nothing, and the check says so and skips.
+thumbnails for images; samples whose label is the ignore index left out), a standardized logistic regression
+predicts every sample's class probabilities out of fold (scikit-learn's `cross_val_predict`); cleanlab's
+`find_label_issues` then flags the samples whose given label the model confidently disagrees with. When the
+quick model barely beats the majority class its disagreements mean nothing, and the check says so and skips.
 
 Artifacts: ``candidates`` — up to 16 dicts {sample, given, predicted, confidence, input} ranked by
 self-confidence (lowest first), for a grid captioned "given / predicted".
@@ -105,8 +105,11 @@ def _sample(p: Any) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[
             continue
         r = sp.reservoir
         for k in range(min(len(r.index), PER_SPLIT)):
+            label = int(np.asarray(r.targets[k]))
+            if label < 0 or label == p.data.ignore_index:
+                continue  # unlabelled (the ignore index): nothing to be wrong about
             xs.append(np.asarray(r.features[k], dtype=np.float32).reshape(-1))
-            ys.append(int(np.asarray(r.targets[k])))
+            ys.append(label)
             entry: dict[str, Any] = {"split": name, "index": r.index[k]}
             if r.paths[k]:
                 entry["path"] = r.paths[k]

@@ -4,6 +4,10 @@ Counted over every sequence in the one pass: the fraction of positions where tar
 correct shift), target[t] == input[t] (the model may copy its input: nothing to learn) and
 target[t+1] == input[t] (shifted the wrong way: the target is already in the input).
 
+Positions whose target is the ignore index (padding after the end of a sequence, -1 or -100 in next-token
+targets) are no positions: only t where target[t] and target[t+1] both carry a label count, so a padded batch
+of short sequences reads exactly like the unpadded sequences.
+
 Artifacts: ``fractions`` {shifted, copied, reversed}.
 """
 
@@ -38,17 +42,21 @@ class SequenceAlignment(Check):
         return None if task_of(ctx) == "sequence" else "only sequence tasks have next-token targets"
 
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
-        totals = {"positions": 0, "shifted": 0, "copied": 0, "reversed": 0}
-        for sp in profile_of(ctx).splits.values():
+        p = profile_of(ctx)
+        totals = {"positions": 0, "shifted": 0, "copied": 0, "reversed": 0, "ignored": 0}
+        for sp in p.splits.values():
             for key in totals:
-                totals[key] += sp.alignment[key]
+                totals[key] += sp.alignment.get(key, 0)
         n = max(totals["positions"], 1)
         fractions = {k: totals[k] / n for k in ("shifted", "copied", "reversed")}
-        return {"positions": totals["positions"], **fractions, "_artifacts": {"fractions": fractions}}
+        return {"positions": totals["positions"], "ignore_index": p.data.ignore_index,
+                "ignored_positions": totals["ignored"], **fractions, "_artifacts": {"fractions": fractions}}
 
     def judge(self, m: Mapping[str, Any], t: SequenceAlignmentThresholds) -> Verdict:
         text = (f"target[t] == input[t+1] at {m['shifted']:.1%} of {m['positions']} positions "
                 f"(copies {m['copied']:.1%}, wrong-way shift {m['reversed']:.1%})")
+        if m.get("ignored_positions"):
+            text += f"; {m['ignored_positions']} padding positions (target {m['ignore_index']}) left out"
         if m["positions"] == 0:
             return Verdict("skip", "no sequence longer than one token to compare")
         if m["shifted"] >= t.aligned:

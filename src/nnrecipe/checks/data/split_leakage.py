@@ -1,8 +1,33 @@
-"""split-leakage: samples shared between train, val and test, exactly or nearly.
+"""split-leakage: samples shared between train, val and test, exactly or nearly, and overlapping token windows.
 
 A val or test sample that is also in train measures memory, not generalization. Exact sharing is found by
 the exact hash; near sharing (a resized, recompressed or slightly noisy copy) by the near hash index of the
 profile (pHash for images, SimHash for vectors and signals; see `nnrecipe.audit.hashing`).
+
+How much sharing is a leak depends on the source. A source that repeats some of its samples (a names list
+where common names occur several times, code with boilerplate lines) puts copies into val even when it is
+split perfectly at random: a val sample has a copy in train about as often as a train sample has one inside
+train. So the train split's own duplicate rate is the yardstick:
+
+- **fail** when at least `exact_fail_fraction` of a held-out split are exact copies of an earlier split's
+  samples *and* that share is more than `fail_excess` times what train's own duplicate rate predicts (plus
+  `excess_sigmas` binomial standard deviations), from at least `fail_copies` samples: copies put there, not
+  repeats of the source. Data without repeats predicts 0, so any share past `exact_fail_fraction` fails.
+- **warn** when the shared share (exact or near) exceeds the prediction at all (any copy, where train has
+  none), or when at least `warn_copies` held-out samples are exact copies and their share is not clearly
+  below the prediction: a random split of a repeating source, whose copies make that part of val measure
+  memory. The summary gives the count, the prediction and examples.
+- **pass** when nothing is shared, or clearly less than a random split would leave: a contiguous split of
+  text with boilerplate lines shares only the repeats that cross the cut.
+
+Token windows cut from one text (samples of one length) are judged by the text they share, not by equal
+windows: a random split of overlapping windows (a stride below the window length) leaves almost every val
+window with its first half at the end of one train window and its second half at the start of another. The
+profile hashes every window's first and last half and every half-window span of the train windows
+(`nnrecipe.audit.spans`); a held-out split fails when `overlap_fail` of its windows have both ends in train
+text, and warns from `overlap_warn`. Natural repetition (boilerplate lines) rarely gives a window both ends:
+4-7% of val windows for a contiguous split of Python source in 32-token windows, against 83-100% for a random
+split with a stride of up to half the window.
 
 Artifacts: ``pairs`` — up to 8 dicts {a, b, a_input, b_input, a_target, b_target} for leaked pairs
 (exact first), shown side by side.
@@ -18,19 +43,33 @@ import numpy as np
 
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.data.common import LISTED, pair_pictures, profile_of
+from nnrecipe.checks.data.common import LISTED, pair_pictures, pictures, profile_of
+
+#: tokens of a shared token sample shown in the evidence
+SHOWN_TOKENS = 32
 
 
 @dataclass(frozen=True)
 class SplitLeakageThresholds:
-    #: fail when at least this fraction of val or test has an exact copy in train (or test in val)
+    #: fail when at least this fraction of val or test is an exact copy of an earlier split's samples ...
     exact_fail_fraction: float = 0.01
-    #: warn when a held-out split shares more than this fraction with train, exactly or nearly
-    warn_fraction: float = 0.0
+    #: ... and more than this many times the share train's own duplicate rate predicts ...
+    fail_excess: float = 2.0
+    #: ... and at least this many samples (one or two copies in a small val split are a look, not a closed gate)
+    fail_copies: int = 3
+    #: the prediction is exceeded only by more than this many binomial standard deviations
+    excess_sigmas: float = 3.0
+    #: warn when at least this many held-out samples are exact copies, unless clearly fewer than predicted
+    warn_copies: int = 10
+    #: token windows: fail / warn when this fraction of a held-out split's windows have both ends in train text
+    overlap_fail: float = 0.5
+    overlap_warn: float = 0.2
+    #: fewer windows than this that could be looked up cannot be judged for overlap
+    min_windows: int = 20
 
 
 class SplitLeakage(Check):
-    """Samples shared between train, val and test (exact and near)."""
+    """Samples shared between train, val and test (exact and near), and overlapping token windows."""
 
     id = "split-leakage"
     stage = "data"
@@ -53,30 +92,93 @@ class SplitLeakage(Check):
             for name_a, name_b, count in _count_pairs(p, a, b):
                 per_pair.setdefault(f"{name_a}-{name_b}", {"exact": 0, "near": 0})[kind] = count
         held = {name: sp.read for name, sp in p.splits.items() if name != "train"}
-        fractions = {key: {k: v / max(held[key.split("-")[1]], 1) for k, v in counts.items()}
+        for key, counts in per_pair.items():
+            counts["size"] = held[key.split("-")[1]]
+        fractions = {key: {k: counts[k] / max(counts["size"], 1) for k in ("exact", "near")}
                      for key, counts in per_pair.items()}
         a_all, b_all = np.r_[exact_a, near_a], np.r_[exact_b, near_b]
         return {
             "shared": per_pair,
             "fractions": fractions,
-            "exact_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(exact_a[:LISTED], exact_b[:LISTED], strict=False)],
+            "train_duplicate_rate": _train_duplicate_rates(p),
+            "windows": _window_overlaps(p),
+            "exact_examples": _examples(p, exact_a, exact_b),
             "near_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(near_a[:LISTED], near_b[:LISTED], strict=False)],
             "_artifacts": {"pairs": pair_pictures(p, a_all, b_all)},
         }
 
     def judge(self, m: Mapping[str, Any], t: SplitLeakageThresholds) -> Verdict:
-        if not m["shared"]:
-            return Verdict("pass", "no sample is shared between splits, exactly or nearly")
-        text = "; ".join(f"{k}: {v['exact']} exact, {v['near']} near" for k, v in m["shared"].items())
         fix = ("remove from val/test every sample that also occurs in train (dedupe before splitting, and split by "
                "source — patient, user, video — when one source yields many similar samples)")
-        worst = max((f["exact"] for f in m["fractions"].values()), default=0.0)
-        if worst >= t.exact_fail_fraction:
-            return Verdict("fail", f"{worst:.1%} of a held-out split is an exact copy of another split's samples ({text})", fix)
-        largest = max((f["exact"] + f["near"] for f in m["fractions"].values()), default=0.0)
-        if largest > t.warn_fraction:
-            return Verdict("warn", f"samples shared between splits ({text})", fix)
-        return Verdict("pass", f"no notable sharing between splits ({text})")
+        overlap = self._judge_windows(m, t)
+        if overlap is not None and overlap.status == "fail":
+            return overlap
+        verdicts = {key: _judge_pair(key, counts, m["fractions"][key], m["train_duplicate_rate"], t)
+                    for key, counts in m["shared"].items()}
+        failing = [line for status, line in verdicts.values() if status == "fail"]
+        warning = [line for status, line in verdicts.values() if status == "warn"]
+        if failing:
+            return Verdict("fail", "held-out samples are copies of earlier splits' samples, beyond what the source's own "
+                           f"repeats explain: {'; '.join(failing)}{_example_text(m)}", fix)
+        if warning:
+            return Verdict("warn", f"samples shared between splits: {'; '.join(warning)}{_example_text(m)}"
+                           + (f"; {overlap.summary}" if overlap is not None else ""),
+                           fix + "; when the source itself repeats samples (train has copies inside it too), decide "
+                           "whether a repeated sample may be in both splits")
+        if overlap is not None:
+            return overlap
+        if not verdicts:
+            return Verdict("pass", "no sample is shared between splits, exactly or nearly" + _window_text(m))
+        lines = "; ".join(line for _, line in verdicts.values())
+        return Verdict("pass", f"no more sharing between splits than a random split of this source leaves ({lines})"
+                       + _window_text(m))
+
+    def _judge_windows(self, m: Mapping[str, Any], t: SplitLeakageThresholds) -> Verdict | None:
+        judged = {k: v for k, v in (m.get("windows") or {}).items() if v["tested"] >= t.min_windows}
+        if not judged:
+            return None
+        name, worst = max(judged.items(), key=lambda kv: kv[1]["fraction"])
+        text = (f"{worst['fraction']:.0%} of {name}'s {worst['tested']} token windows have both their first and last "
+                f"{worst['span']} tokens in train text")
+        fix = ("split the text first and cut windows inside each part (a contiguous split: train from the first 90% of "
+               "the text, val from the rest); a random split of overlapping windows puts the val text into train")
+        if worst["fraction"] >= t.overlap_fail:
+            return Verdict("fail", f"{text}: overlapping windows split at random", fix)
+        if worst["fraction"] >= t.overlap_warn:
+            return Verdict("warn", text, fix)
+        return None
+
+
+def _judge_pair(key: str, counts: Mapping[str, int], frac: Mapping[str, float], rates: Mapping[str, float],
+                t: SplitLeakageThresholds) -> tuple[str, str]:
+    """One (earlier, held-out) pair of splits: fail, warn or pass, with its line of evidence."""
+    n = counts["size"]
+    shared = frac["exact"] + frac["near"]
+    line = (f"{key}: {counts['exact']} exact, {counts['near']} near ({shared:.1%} of {n}; train's own duplicates "
+            f"predict {rates['any']:.1%})")
+    exact_limit = max(t.exact_fail_fraction, t.fail_excess * rates["exact"] + _sigmas(t, rates["exact"], n))
+    if frac["exact"] >= exact_limit and counts["exact"] >= t.fail_copies:
+        return "fail", line
+    beyond = shared > rates["any"] + _sigmas(t, rates["any"], n)
+    repeated = counts["exact"] >= t.warn_copies and frac["exact"] >= rates["exact"] - _sigmas(t, rates["exact"], n)
+    return ("warn" if beyond or repeated else "pass"), line
+
+
+def _window_text(m: Mapping[str, Any]) -> str:
+    parts = [f"{k}: {v['fraction']:.1%} of windows overlap train text" for k, v in (m.get("windows") or {}).items()]
+    return f"; {', '.join(parts)}" if parts else ""
+
+
+def _example_text(m: Mapping[str, Any]) -> str:
+    shown = m["exact_examples"][:3]
+    if not shown:
+        return ""
+    return "; e.g. " + ", ".join(f"{e['held_out']['split']}[{e['held_out']['index']}] = "
+                                 f"{e['earlier']['split']}[{e['earlier']['index']}]" for e in shown)
+
+
+def _sigmas(t: SplitLeakageThresholds, rate: float, n: int) -> float:
+    return t.excess_sigmas * float(np.sqrt(rate * (1 - rate) / max(n, 1)))
 
 
 def _exact_cross(p: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -103,4 +205,42 @@ def _count_pairs(p: Any, a: np.ndarray, b: np.ndarray) -> list[tuple[str, str, i
         for y in np.unique(sb[sa == x]):
             mask = (sa == x) & (sb == y)
             out.append((p.split_names[int(x)], p.split_names[int(y)], int(len(np.unique(later[mask])))))
+    return out
+
+
+def _train_duplicate_rates(p: Any) -> dict[str, float]:
+    """The share of train samples with an exact copy inside train, and with an exact or near copy."""
+    size = p.splits["train"].read if "train" in p.splits else 0
+    if size == 0:
+        return {"exact": 0.0, "any": 0.0}
+    exact = {int(i) for g in p.exact_groups() for i in g[p.split_of[g] == 0] if (p.split_of[g] == 0).sum() > 1}
+    a, b = p.near_pairs()
+    inside = (p.split_of[a] == 0) & (p.split_of[b] == 0)
+    near = set(a[inside].tolist()) | set(b[inside].tolist())
+    return {"exact": len(exact) / size, "any": len(exact | near) / size}
+
+
+def _window_overlaps(p: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in p.split_names[1:]:
+        got = p.window_overlap(name)
+        if got is None:
+            continue
+        rows = got.pop("rows")
+        got["fraction"] = got["overlapping"] / max(got["tested"], 1)
+        got["examples"] = [p.describe(int(i)) for i in rows[:LISTED]]
+        out[name] = got
+    return out
+
+
+def _examples(p: Any, earlier: np.ndarray, later: np.ndarray) -> list[dict[str, Any]]:
+    """Shared samples named on both sides; for token sequences, their first tokens too."""
+    out = []
+    tokens = pictures(p, later[:5]) if p.data.kind == "tokens" else []
+    for k, (i, j) in enumerate(zip(earlier[:LISTED], later[:LISTED], strict=False)):
+        entry: dict[str, Any] = {"earlier": p.describe(int(i)), "held_out": p.describe(int(j))}
+        if k < len(tokens) and tokens[k] is not None:
+            length = int(p.properties["length"][int(j)]) if "length" in p.properties else SHOWN_TOKENS
+            entry["tokens"] = np.asarray(tokens[k]).reshape(-1)[: min(length, SHOWN_TOKENS)].tolist()
+        out.append(entry)
     return out
