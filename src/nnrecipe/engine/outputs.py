@@ -42,6 +42,21 @@ def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return prediction(model(x))
 
 
+def output_space(out: torch.Tensor, task: str, num_classes: int | None) -> str:
+    """What a fresh model's outputs are: "logits", "log-probabilities" (a model ending in log_softmax),
+    "probabilities" (ending in softmax), "binary-logit" (one logit per sample for two classes), or "values"."""
+    if task == "regression":
+        return "values"
+    if num_classes == 2 and (out.dim() == 1 or out.shape[-1] == 1):
+        return "binary-logit"
+    flat = out.detach().float().reshape(-1, out.shape[-1])
+    if bool((flat.logsumexp(-1).abs() < 1e-3).all()):
+        return "log-probabilities"
+    if bool((flat >= 0).all()) and bool(((flat.sum(-1) - 1).abs() < 1e-3).all()):
+        return "probabilities"
+    return "logits"
+
+
 def _describe(raw: Any) -> str:
     if isinstance(raw, (tuple, list)):
         inner = ", ".join(type(v).__name__ for v in raw[:4])

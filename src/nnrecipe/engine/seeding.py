@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import torch
+
+T = TypeVar("T")
 
 
 def derive_seed(seed: int, *names: object) -> int:
@@ -47,3 +50,11 @@ def seeded(seed: int) -> Iterator[None]:
     with preserved_random_state():
         seed_everything(seed)
         yield
+
+
+def same_draws(run: Callable[[], T], device: torch.device) -> T:
+    """`run()` under a fixed random state (the caller's state restored afterwards), so that two calls draw the same
+    dropout masks: in train mode, or with dropout left on at eval, randomness is then never read as a dependence."""
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        return run()

@@ -66,3 +66,12 @@ def test_cli_fix_init_flag(tmp_path) -> None:
 
     assert build_parser().parse_args(["check", "x.py", "--fix-init"]).fix_init
     assert build_parser().parse_args(["run", "x.py", "--fix-init"]).fix_init
+
+
+def test_a_next_token_model_starting_uniform_passes_where_imbalanced_classes_warn() -> None:
+    from nnrecipe.checks.skeleton.init_bias import InitBias, InitBiasThresholds
+
+    judge, t = InitBias().judge, InitBiasThresholds()
+    zipf = {"loss_at_init_before": 3.35, "loss_at_init_after": 2.96, "fixed": False, "fixable": True}
+    assert judge({**zipf, "task": "sequence"}, t).status == "pass"
+    assert judge({**zipf, "task": "classification"}, t).status == "warn"

@@ -11,7 +11,7 @@ the other samples' outputs are watched.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import forward
+from nnrecipe.engine.seeding import same_draws
 
 SAMPLES = 6
 _BATCH_MIXING = (nn.modules.batchnorm._BatchNorm,)
@@ -47,7 +48,7 @@ def leakage(model: nn.Module, x: torch.Tensor, probes: list[int]) -> float:
             x2 = x.clone()
             x2[i] = (x2[i] + 1) % (int(x.max()) + 1)  # another valid token everywhere in sample i
             # Both passes draw the same dropout masks: in train mode, randomness is not mixing.
-            out, out2 = (_same_draws(functools.partial(_detached_forward, model, v), x.device) for v in (x, x2))
+            out, out2 = (same_draws(functools.partial(_detached_forward, model, v), x.device) for v in (x, x2))
             diff = (out2 - out).float().abs().reshape(len(x), -1).max(1).values
             own = diff[i]
             others = torch.cat([diff[:i], diff[i + 1 :]]).max()
@@ -57,13 +58,6 @@ def leakage(model: nn.Module, x: torch.Tensor, probes: list[int]) -> float:
 
 def _detached_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return forward(model, x).detach()
-
-
-def _same_draws(run: Callable[[], torch.Tensor], device: torch.device) -> torch.Tensor:
-    """`run()` under a fixed random state (restored afterwards), so two calls see the same random draws."""
-    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-        torch.manual_seed(0)
-        return run()
 
 
 class BatchIndependence(Check):

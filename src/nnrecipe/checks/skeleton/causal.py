@@ -7,6 +7,7 @@ The check perturbs the token at a few positions and watches the outputs before t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import forward
+from nnrecipe.engine.seeding import same_draws
 
 SAMPLES = 4
 
@@ -26,6 +28,10 @@ class CausalThresholds:
     #: change of an earlier output, relative to the change at the perturbed position, above which the
     #: model looks ahead
     tolerance: float = 1e-5
+
+
+def _float_forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return forward(model, x).float()
 
 
 class Causal(Check):
@@ -46,11 +52,13 @@ class Causal(Check):
         model = ctx.fresh_model("causal")
         worst, where = 0.0, None
         with torch.no_grad(), mode(model, False):
-            out = forward(model, x).float()  # (B, T, V)
+            # the same random draws for every pass: dropout left on at eval is eval-determinism's finding, and
+            # must not read as the model seeing the future
+            out = same_draws(functools.partial(_float_forward, model, x), x.device)  # (B, T, V)
             for p in positions:
                 x2 = x.clone()
                 x2[:, p] = (x2[:, p] + 1) % vocab
-                diff = (forward(model, x2).float() - out).abs()  # (B, T, V)
+                diff = (same_draws(functools.partial(_float_forward, model, x2), x.device) - out).abs()  # (B, T, V)
                 own = diff[:, p:].max().clamp_min(1e-12)
                 past = diff[:, :p].max()
                 if float(past / own) > worst:

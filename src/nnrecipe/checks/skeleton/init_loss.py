@@ -21,7 +21,7 @@ import torch
 from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
-from nnrecipe.engine.outputs import forward
+from nnrecipe.engine.outputs import forward, output_space
 from nnrecipe.engine.targets import labelled
 
 SAMPLES = 512
@@ -41,21 +41,6 @@ class InitLossThresholds:
     low_fail: float = 0.5
     #: a custom loss that disagrees with the standard one on uninformed predictions by more than this
     custom_loss_tolerance: float = 0.05
-
-
-def output_space(out: torch.Tensor, task: str, num_classes: int | None) -> str:
-    """What a fresh model's outputs are: "logits", "log-probabilities" (a model ending in log_softmax),
-    "probabilities" (ending in softmax), "binary-logit" (one logit per sample for two classes), or "values"."""
-    if task == "regression":
-        return "values"
-    if num_classes == 2 and (out.dim() == 1 or out.shape[-1] == 1):
-        return "binary-logit"
-    flat = out.detach().float().reshape(-1, out.shape[-1])
-    if bool((flat.logsumexp(-1).abs() < 1e-3).all()):
-        return "log-probabilities"
-    if bool((flat >= 0).all()) and bool(((flat.sum(-1) - 1).abs() < 1e-3).all()):
-        return "probabilities"
-    return "logits"
 
 
 def uninformed_outputs(space: str, y: torch.Tensor, out_shape: torch.Size, num_classes: int | None,
@@ -87,7 +72,9 @@ class InitLoss(Check):
         losses, mean_probs, outputs = [], [], []
         for i in range(INITS):
             model = ctx.fresh_model("init-loss", i)
-            with torch.no_grad(), mode(model, False):
+            # train mode: the first training step's loss is the one that starts the curve (a BatchNorm first
+            # layer normalizes by batch statistics there; in eval mode at init its running stats are still 0 and 1)
+            with torch.no_grad(), mode(model, True):
                 out = forward(model, x)
                 outputs.append(out)
                 losses.append(float(ctx.loss_fn(out, y)))

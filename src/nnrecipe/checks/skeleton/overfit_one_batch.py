@@ -18,12 +18,14 @@ from nnrecipe.checks.base import Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.data import make_optimizer
 from nnrecipe.engine.loop import accuracy, mode, predicted_classes, standard_step
-from nnrecipe.engine.outputs import forward
+from nnrecipe.engine.outputs import forward, output_space
 from nnrecipe.results import Status
 
 EXAMPLES = {"classification": 16, "regression": 16, "sequence": 4}
 MAX_STEPS = {"quick": 300, "default": 500, "long": 1500}
 CHECK_EVERY = 25
+#: optimizer steps spent finding the lowest loss any model can reach on the batch (free outputs, convex)
+FLOOR_STEPS = 200
 # While the loss is still falling at MAX_STEPS, keep going up to this multiple: a correct model at a small
 # learning rate (Adam 3e-4, the recipe's default) can need more than a few hundred steps to reach ~0.
 EXTEND = 3
@@ -31,9 +33,10 @@ EXTEND = 3
 
 @dataclass(frozen=True)
 class OverfitOneBatchThresholds:
-    #: fit when the loss falls to this fraction of its starting value ...
+    #: fit when the loss falls to within this fraction of the way from the lowest achievable loss (zero for a
+    #: plain cross-entropy on unambiguous labels) to its start ...
     relative_loss: float = 0.05
-    #: ... or below this absolute value (classification and sequences)
+    #: ... or within this absolute margin of the lowest achievable loss (classification and sequences)
     absolute_loss: float = 0.05
     #: and, for classification and sequences, at least this share of predictions equals the labels
     accuracy: float = 1.0
@@ -44,6 +47,9 @@ class OverfitOneBatchThresholds:
     on_its_way: float = 0.25
     #: "still falling": the loss fell below this fraction of where it stood a quarter of the run earlier
     falling_ratio: float = 0.8
+    #: a loss that would reach the lowest achievable loss within this many times the steps run, at the pace of
+    #: the run's last quarter, is slow rather than stuck (warn, not fail)
+    slow_horizon: float = 4.0
     #: a low loss with fewer than this share of the achievable predictions right means the loss and the
     #: predictions disagree (fail); with more, a few stubborn examples remain (warn)
     low_loss_wrong: float = 0.5
@@ -57,33 +63,82 @@ def _fit_state(out: torch.Tensor, y: torch.Tensor, loss: float, task: str, ignor
     return {"loss": loss, "accuracy": accuracy(out, y, ignore)}
 
 
-def achievable_accuracy(x: torch.Tensor, y: torch.Tensor, task: str, ignore: int | None) -> float:
-    """The best share of labelled targets any model can get right on this batch: where the same input (for
-    sequences, the same prefix x[:t+1], all a causal model sees) carries different targets, only one can be
-    predicted. Next-token batches have such positions (a window's first tokens); a perfect fit misses them."""
-    keys: dict[tuple[Any, ...], dict[int, int]] = {}
+def position_groups(x: torch.Tensor, y: torch.Tensor, task: str, ignore: int | None) -> tuple[torch.Tensor, int]:
+    """A group id per target position (-1 where the target is the ignore index): positions with the same input
+    (for sequences, the same prefix x[:t+1], all a causal model sees at t) share a group, since any model must
+    give them the same output."""
+    ids: dict[tuple[Any, ...], int] = {}
+    groups = torch.full(y.shape, -1, dtype=torch.long)
     rows = x.reshape(len(x), -1).tolist()
     for i, row in enumerate(rows):
         targets = y[i].reshape(-1).tolist()
-        positions = range(len(targets)) if task == "sequence" else [0]
-        for t in positions:
+        for t in range(len(targets)) if task == "sequence" else [0]:
             if ignore is not None and targets[t] == ignore:
                 continue
             key = (t, *row[: t + 1]) if task == "sequence" else tuple(row)
-            counts = keys.setdefault(key, {})
-            counts[targets[t]] = counts.get(targets[t], 0) + 1
-    total = sum(sum(c.values()) for c in keys.values())
-    return sum(max(c.values()) for c in keys.values()) / total if total else 1.0
+            gid = ids.setdefault(key, len(ids))
+            if task == "sequence":
+                groups[i, t] = gid
+            else:
+                groups[i] = gid
+    return groups, len(ids)
+
+
+def achievable_accuracy(y: torch.Tensor, groups: torch.Tensor) -> float:
+    """The best share of labelled targets any model can get right on this batch: within a group of positions
+    that see the same input only the most frequent target can be predicted (a window's first tokens, names that
+    all start from the same start token)."""
+    keep = groups >= 0
+    if not bool(keep.any()):
+        return 1.0
+    pairs = torch.stack([groups[keep], y[keep].long()], 1)
+    _, counts = torch.unique(pairs, dim=0, return_counts=True)
+    group_of = torch.unique(pairs, dim=0)[:, 0]
+    best = torch.zeros(int(groups.max()) + 1, dtype=torch.long).scatter_reduce(0, group_of, counts, "amax")
+    return float(best.sum()) / int(keep.sum())
+
+
+def loss_floor(loss: Any, y: torch.Tensor, groups: torch.Tensor, n_groups: int, out_shape: torch.Size,
+               space: str, steps: int = FLOOR_STEPS) -> float:
+    """The lowest loss any model can reach on this batch with this loss: one free output per group, optimized.
+    It is zero for a plain cross-entropy on unambiguous labels, and above zero with label smoothing or with
+    positions whose input does not decide their target ("verify that we can reach the lowest achievable loss")."""
+    if n_groups == 0:
+        return 0.0
+    width = out_shape[-1] if len(out_shape) > groups.dim() else 1
+    free = torch.zeros(n_groups + 1, width, requires_grad=True)  # the last row stands for ignored positions
+    optimizer = torch.optim.Adam([free], lr=0.5)
+    index = torch.where(groups >= 0, groups, n_groups).to(free.device)
+    # Free logits, whatever the model's last layer does: a softmax before a cross-entropy caps what the model can
+    # reach, and that cap is the bug, not the floor. Only log-probabilities are kept normalized (an nll_loss on
+    # free logits has no floor at all); a log_softmax can represent any distribution.
+    normalize = space == "log-probabilities"
+    value = float("nan")
+    with torch.enable_grad():
+        for _ in range(steps):
+            out = (free.log_softmax(-1) if normalize else free)[index].reshape(out_shape)
+            current = loss(out, y)
+            optimizer.zero_grad()
+            current.backward()
+            optimizer.step()
+            value = float(current.detach())
+    return max(value, 0.0) if math.isfinite(value) else 0.0
 
 
 def _is_fit(state: Mapping[str, float], start: float, task: str, t: OverfitOneBatchThresholds,
-            best: float = 1.0) -> bool:
+            best: float = 1.0, floor: float = 0.0) -> bool:
     if not math.isfinite(state["loss"]):
         return False
     if task == "regression":
         return state["r2"] >= t.r2
-    low = state["loss"] <= max(t.absolute_loss, t.relative_loss * start)
-    return low and state["accuracy"] >= t.accuracy * best - 1e-9
+    return _low(state["loss"], start, floor, t) and state["accuracy"] >= t.accuracy * best - 1e-9
+
+
+def _low(loss: float, start: float, floor: float, t: OverfitOneBatchThresholds, share: float | None = None) -> bool:
+    """Near the lowest achievable loss: within the absolute margin of it, or a small share of the way from it to
+    where the loss started."""
+    share = t.relative_loss if share is None else share
+    return loss <= floor + max(t.absolute_loss, share * max(start - floor, 0.0))
 
 
 def _still_falling(curve: list[float], t: OverfitOneBatchThresholds) -> bool:
@@ -92,10 +147,23 @@ def _still_falling(curve: list[float], t: OverfitOneBatchThresholds) -> bool:
 
 
 def _on_its_way(state: Mapping[str, float], start: float, falling: bool, task: str, t: OverfitOneBatchThresholds,
-                best: float = 1.0) -> bool:
-    if task == "regression" or not falling:
+                best: float = 1.0, floor: float = 0.0) -> bool:
+    if not falling or not math.isfinite(state["loss"]):
         return False
-    return state["accuracy"] >= t.accuracy * best - 1e-9 and state["loss"] <= t.on_its_way * start
+    if task == "regression":  # a bounded-gradient loss (Huber, smooth L1) falls steadily, not geometrically
+        return state["loss"] <= t.on_its_way * start and state["r2"] > 0
+    return state["accuracy"] >= t.accuracy * best - 1e-9 and _low(state["loss"], start, floor, t, t.on_its_way)
+
+
+def projected_steps(curve: list[float], floor: float, check_every: int) -> float | None:
+    """At the pace of the last quarter of the run, how many more steps the loss needs to reach the lowest
+    achievable loss: a loss that falls steadily (a Huber loss with large residuals falls by a constant amount per
+    step) is slow, not stuck. None when it does not fall."""
+    k = max(1, len(curve) // 4)
+    if len(curve) <= k or not all(math.isfinite(v) for v in curve[-k - 1:]):
+        return None
+    pace = (curve[-k - 1] - curve[-1]) / (k * check_every)  # loss per step
+    return (curve[-1] - floor) / pace if pace > 0 else None
 
 
 def _predictions(out: torch.Tensor, y: torch.Tensor, task: str) -> list[Any]:
@@ -120,7 +188,10 @@ class OverfitOneBatch(Check):
         step = ctx.experiment.train_step or standard_step(ctx.loss_fn)
 
         ignore = ctx.ignore_index
-        best = achievable_accuracy(x, y, task, ignore) if task != "regression" else 1.0
+        best, floor = 1.0, 0.0
+        if task != "regression":
+            groups, n_groups = position_groups(x.cpu(), y.cpu(), task, ignore)
+            best = achievable_accuracy(y.cpu(), groups)
 
         def observe() -> tuple[torch.Tensor, dict[str, float]]:
             with torch.no_grad(), mode(model, False):
@@ -128,6 +199,12 @@ class OverfitOneBatch(Check):
                 return out, _fit_state(out, y, float(ctx.loss_fn(out, y)), task, ignore)
 
         start_out, start = observe()
+        if task != "regression":
+            space = output_space(start_out, task, ctx.num_classes)
+            try:
+                floor = loss_floor(ctx.loss_fn, y.cpu(), groups, n_groups, start_out.shape, space)
+            except Exception:  # a loss that only takes the model's own outputs: measure against zero
+                floor = 0.0
         curve, end_out, end, steps = [start["loss"]], start_out, start, 0
         max_steps = MAX_STEPS.get(ctx.budget, MAX_STEPS["default"])
         t = self.thresholds
@@ -138,7 +215,7 @@ class OverfitOneBatch(Check):
                 steps += CHECK_EVERY
                 end_out, end = observe()
                 curve.append(end["loss"])
-                if not math.isfinite(end["loss"]) or _is_fit(end, start["loss"], task, t, best):
+                if not math.isfinite(end["loss"]) or _is_fit(end, start["loss"], task, t, best, floor):
                     break
         return {
             "examples": len(y),
@@ -147,7 +224,9 @@ class OverfitOneBatch(Check):
             "end": end,
             "task": task,
             "achievable_accuracy": best,
+            "lowest_achievable_loss": floor,
             "still_falling": _still_falling(curve, t),
+            "projected_steps": projected_steps(curve, floor, CHECK_EVERY),
             "_artifacts": {
                 "labels": y.reshape(len(y), -1)[:, :32].tolist() if task == "sequence" else y.reshape(len(y), -1)[:, 0].tolist(),
                 "predictions_start": _predictions(start_out, y, task),
@@ -160,15 +239,17 @@ class OverfitOneBatch(Check):
     def judge(self, m: Mapping[str, Any], t: OverfitOneBatchThresholds) -> Verdict:
         start, end, task = m["start"], m["end"], m["task"]
         n, steps = m["examples"], m["steps"]
-        best = m.get("achievable_accuracy", 1.0)
-        fitted = _is_fit(end, start["loss"], task, t, best)
+        best, floor = m.get("achievable_accuracy", 1.0), m.get("lowest_achievable_loss", 0.0)
+        fitted = _is_fit(end, start["loss"], task, t, best, floor)
         score = f"R^2 {end['r2']:.3f}" if task == "regression" else _accuracy_text(end["accuracy"], best)
         where = f"{n} examples, {steps} steps: loss {start['loss']:.3g} -> {end['loss']:.3g}, {score}"
+        if floor > t.absolute_loss:
+            where += f"; the lowest loss any model can reach on this batch is {floor:.3g}"
         if fitted:
             return Verdict("pass", f"overfit one batch of {where}")
-        if _on_its_way(end, start["loss"], m.get("still_falling", False), task, t, best):
+        if _on_its_way(end, start["loss"], m.get("still_falling", False), task, t, best, floor):
             return Verdict("pass", f"overfit one batch of {where}; the loss is still falling towards zero")
-        if task != "regression" and end["loss"] <= max(t.absolute_loss, t.relative_loss * start["loss"]):
+        if task != "regression" and _low(end["loss"], start["loss"], floor, t):
             status: Status = "fail" if end["accuracy"] < t.low_loss_wrong * best else "warn"
             return Verdict(status, f"the loss on one batch fell low but predictions stay wrong ({where})",
                            "a low loss with wrong predictions: the loss is not reading the outputs the model "
@@ -177,6 +258,12 @@ class OverfitOneBatch(Check):
             return Verdict("fail", f"could not overfit one batch: the loss turned {end['loss']} ({where})",
                            "the optimization diverges on a handful of examples: lower the learning rate, look for "
                            "NaN/Inf in the inputs, a log of zero or a division by a tiny number")
+        ahead = m.get("projected_steps")
+        if ahead is not None and ahead <= t.slow_horizon * steps and end["loss"] < 0.9 * start["loss"]:
+            return Verdict("warn", f"the batch is not fit yet, but the loss still falls steadily: at its pace it "
+                           f"needs about {ahead:.0f} more steps ({where})",
+                           "slow rather than stuck: a loss with bounded gradients (Huber, smooth L1) on large "
+                           "residuals, or a small learning rate; standardize the targets or raise the learning rate")
         if end["loss"] >= 0.9 * start["loss"]:
             return Verdict("fail", f"could not overfit one batch: the loss barely moved ({where})",
                            "nothing is being learned: check the learning rate (too low or far too high), that the "

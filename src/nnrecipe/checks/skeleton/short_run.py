@@ -6,6 +6,7 @@ from and, every few steps, the size of each weight update relative to the weight
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,18 +72,21 @@ def end_of_run(losses: list[float], window: float) -> float:
     return sum(losses[-k:]) / k
 
 
+def planned_steps(exp: Any) -> int:
+    """The optimization steps the experiment plans: epochs x batches per epoch."""
+    return int(exp.epochs * math.ceil(len(exp.train) / exp.batch_size))
+
+
 def short_run_steps(ctx: CheckContext) -> int:
     """The short budget; with a scheduler, never more than the planned budget (a schedule sized to it, like
     OneCycleLR, must not be stepped past its end)."""
-    exp = ctx.experiment
     steps = SHORT_RUN_STEPS.get(ctx.budget, SHORT_RUN_STEPS["default"])
-    if exp.scheduler is None:
-        return steps
-    return min(steps, exp.epochs * math.ceil(len(exp.train) / exp.batch_size))
+    return steps if ctx.experiment.scheduler is None else min(steps, planned_steps(ctx.experiment))
 
 
 def train_short(
-    ctx: CheckContext, *names: object, factory: Any = None, **fit_overrides: object
+    ctx: CheckContext, *names: object, factory: Any = None, steps: int | None = None, callbacks: Sequence[Any] = (),
+    **fit_overrides: object
 ) -> ShortRun:
     """A fresh model trained for the short budget with the experiment's own optimizer and step.
 
@@ -91,7 +95,7 @@ def train_short(
     """
     from nnrecipe.report.capture_inputs import InputCapture
 
-    steps = short_run_steps(ctx)
+    steps = steps or short_run_steps(ctx)
     model = ctx.fresh_model("short-run", *names, factory=factory)
     run = ShortRun(model=model, history=History(), steps=steps)
     fit_overrides.setdefault("seed", ctx.derive("short-run", *names))
@@ -99,7 +103,7 @@ def train_short(
     inputs = InputCapture(ctx.experiment)
     run.history = fit(
         model, ctx.experiment, device=ctx.device, epochs=10**6, max_steps=steps, val=False,
-        augment=False, callbacks=[_Recorder(run), inputs], **fit_overrides,  # type: ignore[arg-type]
+        augment=False, callbacks=[_Recorder(run), inputs, *callbacks], **fit_overrides,  # type: ignore[arg-type]
     )
     recorded = inputs.record()
     run.input_batch = {**recorded, "from": "the checks' short run (no augmentation)"} if recorded else None
