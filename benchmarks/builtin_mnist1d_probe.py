@@ -40,7 +40,7 @@ def main() -> None:
     exp = mnist1d.experiment()
     load_seconds = time.perf_counter() - started
     torch.manual_seed(args.seed)
-    model = exp.meta["model_family"](width=args.width, depth=args.depth)()
+    model = exp.model(width=args.width, **({} if args.depth is None else {"depth": args.depth}))
     x_train, y_train = exp.train.tensors
     steps_per_epoch = -(-len(x_train) // args.batch)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)

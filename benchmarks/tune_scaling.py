@@ -84,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         # the settled configuration trials start from (as step 4 would leave it in the run folder)
-        base = {"width": 1.0, "depth": 3, "augment": True, "weight_decay": 0.05, "lr": 3e-3, "schedule": "onecycle",
+        base = {"knobs": {"width": 1.0, "depth": 3}, "augment": True, "weight_decay": 0.05, "lr": 3e-3, "schedule": "onecycle",
                 "batch_size": 128, "epochs": args.epochs}
         (out / "config.json").write_text(json.dumps({"config": base}))
         storage = args.storage or f"sqlite:///{out / 'studies.db'}"

@@ -1,4 +1,4 @@
-"""The four built-in experiments: sizes, disjoint splits, shapes, model families, augmentation, causality."""
+"""The four built-in experiments: sizes, disjoint splits, shapes, model knobs, augmentation, causality."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_meta_describes_the_experiment(built) -> None:
     assert exp.meta["kind"] == KINDS[name]
     assert isinstance(exp.meta["description"], str) and exp.meta["description"].endswith(".")
     assert isinstance(exp.meta["reference"], dict)
-    assert callable(exp.meta["model_family"])
+    assert "model_family" not in exp.meta  # the knobs are the contract's capacity and regularizers
     assert exp.seed == 0 and exp.optimizer is None
     assert ("batch_augment" in exp.meta) == (name != "chars")
 
@@ -97,7 +97,7 @@ def test_every_call_returns_fresh_datasets() -> None:
     assert abs(float(load_builtin("digits").train.tensors[0].mean())) < 1e-3
 
 
-def test_model_family_output_shape(built) -> None:
+def test_model_output_shape(built) -> None:
     name, exp = built
     torch.manual_seed(0)
     x, _ = exp.train.tensors
@@ -106,15 +106,18 @@ def test_model_family_output_shape(built) -> None:
     assert tuple(out.shape) == expected
 
 
-def test_default_model_is_the_family_default(built) -> None:
+def test_the_knobs_are_keyword_parameters_of_the_model_with_the_default_among_the_capacities(built) -> None:
+    from nnrecipe import knobs
+
     _, exp = built
-    torch.manual_seed(0)
-    a = exp.model()
-    torch.manual_seed(0)
-    b = exp.meta["model_family"]()()
-    assert str(a) == str(b)
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
-    assert not any(isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)) for m in a.modules())
+    assert set(exp.capacity) == {"width", "depth"} and set(exp.regularizers) == {"dropout"}
+    for knob in knobs.declared(exp):
+        assert knob.known_default, knob
+        assert list(knob.values) == sorted(knob.values)  # smallest capacity, weakest regularizer first
+        if knob.role == "capacity":  # the ladder starts one value below the experiment's own model
+            assert knob.default in knob.values and knob.down(knob.default) is not None
+    model = exp.model()
+    assert not any(isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)) for m in model.modules())
 
 
 def _params(model: torch.nn.Module) -> int:
@@ -123,11 +126,10 @@ def _params(model: torch.nn.Module) -> int:
 
 def test_width_and_depth_change_the_parameter_count(built) -> None:
     _, exp = built
-    family = exp.meta["model_family"]
-    base = _params(family()())
-    assert _params(family(width=0.5)()) < base < _params(family(width=2.0)())
-    assert _params(family(depth=1)()) < base < _params(family(depth=4)())
-    with_dropout = family(dropout=0.2)()
+    base = _params(exp.model())
+    assert _params(exp.model(width=0.5)) < base < _params(exp.model(width=2.0))
+    assert _params(exp.model(depth=1)) < base < _params(exp.model(depth=4))
+    with_dropout = exp.model(dropout=0.2)
     assert any(isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)) for m in with_dropout.modules())
 
 

@@ -203,7 +203,19 @@ def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
 
         data = from_path(args.spec, target=args.target)
         result = audit_data(data, seed=args.seed or 0, ids=ids, progress=progress)
+        result = _with_look_at_data(result, data, seed=args.seed or 0)
     return _finish(args, console, result)
+
+
+def _with_look_at_data(result: Any, data: Any, *, seed: int) -> Any:
+    """The report's "look at the data" for a data path (its profile is built again only if the report is drawn)."""
+    import dataclasses
+
+    from nnrecipe.audit.context import AuditContext
+    from nnrecipe.report.look import DataView
+
+    view = DataView(AuditContext(data, seed=seed), seed=seed)
+    return dataclasses.replace(result, artifacts={**result.artifacts, "look_at_data": view})
 
 
 def _cmd_tune(args: argparse.Namespace, console: Any) -> int:

@@ -46,6 +46,10 @@ class Experiment:
     #: the target value the loss skips (padding), for every check that reads targets; found from the loss or the
     #: data when not given (see nnrecipe.engine.targets)
     ignore_index: int | None = None
+    #: keyword parameters of `model` that set its capacity, each with the values to try, smallest first (§5)
+    capacity: dict[str, Sequence[Any]] | None = None
+    #: keyword parameters of `model` that regularize it, each with the values to try, weakest first (§5)
+    regularizers: dict[str, Sequence[Any]] | None = None
     # Not part of the contract's user surface: built-ins describe their data kind and their own
     # label-preserving batch augmentation here, for the report and the regularize step.
     meta: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +155,9 @@ def _validate(exp: Experiment) -> None:
     if not isinstance(exp.meta, dict):
         raise SpecError(f"Experiment field 'meta': expected a dict, but got a {_type_name(exp.meta)}")
     _validate_first_sample(exp)
+    from nnrecipe import knobs  # capacity and regularizers name keyword parameters of `model`
+
+    knobs.validate(exp)
 
 
 def _is_module(value: Any) -> bool:

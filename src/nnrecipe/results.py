@@ -84,6 +84,8 @@ class RunResult:
     scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     command: str = "check"
     artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: `run`: the experiment trained exactly as written, {"seconds": ..., "scores": {"val": ..., "test": ...}}
+    baseline: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -117,6 +119,8 @@ class RunResult:
         if self.command in ("run", "tune"):  # `tune` reports its one step
             out["steps"] = [s.to_dict() for s in self.steps]
             out["scores"] = jsonable(self.scores)
+        if self.baseline:
+            out["baseline"] = jsonable(self.baseline)
         return out
 
 

@@ -101,4 +101,7 @@ def check(
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed)
     ctx.blocked = preflight(experiment, model=any(s != "data" for s in stages), device=ctx.device)
     results = run_checks(select_checks(stages=stages, ids=ids), ctx, progress)
-    return RunResult(experiment=experiment.name, checks=results, command="check")
+    from nnrecipe.report.look import DataView  # the report's "look at the data", measured only if drawn
+
+    look = DataView(ctx, vocab=experiment.meta.get("vocab"), seed=int(ctx.seed or 0))
+    return RunResult(experiment=experiment.name, checks=results, command="check", artifacts={"look_at_data": look})

@@ -200,7 +200,8 @@ def test_check_shows_the_short_runs_input_batch_as_an_image() -> None:
     page = render_html(result)
     assert "Exactly what goes into the net" in page and "the checks&#39; short run" in page
     check_pictures = sum(c.id in figures.CHECK_FIGURES for c in result.checks)
-    assert page.count('<img src="data:image/png;base64,') == check_pictures + 1
+    # and the two pictures of "look at the data": the montage and the extremes of the images
+    assert page.count('<img src="data:image/png;base64,') == check_pictures + 1 + 2
 
 
 def test_cli_check_writes_a_report_with_the_input_batch(tmp_path: Path) -> None:

@@ -29,18 +29,19 @@ def test_half_resolution_averages_neighbours_and_keeps_the_shape() -> None:
 
 def test_a_config_at_reduced_resolution_wraps_the_model_and_needs_signals_or_images() -> None:
     signal = _signal_experiment()
-    model = build_model(signal, TrainingConfig(width=0.5, resolution=0.5), device=torch.device("cpu"), seed=0)
+    model = build_model(signal, TrainingConfig(knobs={"width": 0.5}, resolution=0.5), device=torch.device("cpu"),
+                        seed=0)
     assert isinstance(model, ReducedResolution) and model.factor == 2
     with pytest.raises(UsageError, match="signal or image"):
-        model_factory(tiny_spec.experiment(), TrainingConfig(width=0.5, resolution=0.5))
+        model_factory(tiny_spec.experiment(), TrainingConfig(knobs={"width": 0.5}, resolution=0.5))
     with pytest.raises(UsageError, match=r"\(0, 1\]"):
         TrainingConfig(resolution=0.0)
 
 
 def test_the_ladder_of_a_signal_starts_at_half_resolution_and_changes_one_thing_per_rung() -> None:
     rungs = ladder(_signal_experiment(), max_rungs=4)
-    assert [(r.width, r.depth, r.resolution) for r in rungs] == [(0.5, 1, 0.5), (0.5, 1, 1.0), (1.0, 1, 1.0),
-                                                                   (1.0, 2, 1.0)]
+    assert [(r.knobs["width"], r.knobs["depth"], r.resolution) for r in rungs] == [
+        (0.5, 1, 0.5), (0.5, 1, 1.0), (1.0, 1, 1.0), (1.0, 2, 1.0)]
     assert all(r.resolution == 1.0 for r in ladder(tiny_spec.experiment(), max_rungs=6))  # no kind: no such rung
 
 

@@ -35,11 +35,9 @@ def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 
 def test_fit_resumed_at_any_epoch_replays_the_uninterrupted_run_bit_for_bit() -> None:
     exp = tiny_spec.experiment()
-    family = exp.meta["model_family"]
-
     def run(start: int, end: int, state: dict | None) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
         torch.manual_seed(0)
-        model = family(dropout=0.2)()  # dropout and augmentation draw random numbers every step
+        model = exp.model(dropout=0.2)  # dropout and augmentation draw random numbers every step
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         if state is not None:
             model.load_state_dict(state["model"])
@@ -71,7 +69,8 @@ class _Crash(Callback):
 @pytest.mark.parametrize("schedule", ["constant", "onecycle"])
 def test_train_config_resumes_from_its_checkpoint_to_the_same_result(tmp_path: Path, schedule: str) -> None:
     exp = tiny_spec.experiment()
-    cfg = TrainingConfig(width=1.0, depth=2, dropout=0.1, lr=3e-3, batch_size=32, augment=True, schedule=schedule,
+    cfg = TrainingConfig(knobs={"width": 1.0, "depth": 2, "dropout": 0.1}, lr=3e-3, batch_size=32, augment=True,
+                         schedule=schedule,
                          epochs=8, patience=3)
     whole = train_config(exp, cfg, device=CPU, seed=1)
     ckpt = tmp_path / "partial.pt"
@@ -84,9 +83,9 @@ def test_train_config_resumes_from_its_checkpoint_to_the_same_result(tmp_path: P
     assert _same(_weights(resumed.model), _weights(whole.model))
 
 
-def _run(out: Path, *, kill_after: float | None = None, sig: int = signal.SIGKILL) -> int:
+def _run(out: Path, *, kill_after: float | None = None, sig: int = signal.SIGKILL, spec: str | None = None) -> int:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SPEC.parent)}
-    cmd = [sys.executable, "-m", "nnrecipe", "run", str(SPEC), "--budget", "quick", "--out", str(out),
+    cmd = [sys.executable, "-m", "nnrecipe", "run", spec or str(SPEC), "--budget", "quick", "--out", str(out),
            "--json", str(out / "doc.json"), "--device", "cpu"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -133,6 +132,33 @@ def test_a_run_killed_at_random_points_resumes_and_matches_the_uninterrupted_run
     assert finished_units, "no unit of work finished before the kills: the test proves nothing"
     for name, mtime in finished_units.items():
         assert (killed / "units" / name).stat().st_mtime_ns == mtime, f"{name} was trained again"
+    steps, scores, config, weights = _outcome(killed)
+    for got, want in zip(steps, reference[0], strict=True):  # type: ignore[call-overload]
+        assert got == want, f"step {want['step']} differs after resuming:\n{_first_difference(got, want)}"
+    assert (scores, config) == reference[1:3]
+    assert all(torch.equal(weights[k], reference[3][k]) for k in weights)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_digits_killed_at_twenty_random_points_resumes_to_the_uninterrupted_run(tmp_path: Path) -> None:
+    """kill -9 at 20 random moments of `nnrecipe run digits --budget quick`; every rerun continues where the
+    last stopped (a killed run's stale lock is taken over), and the end equals the uninterrupted run's."""
+    clean = tmp_path / "clean"
+    started = time.perf_counter()
+    assert _run(clean, spec="digits") == 0
+    full = time.perf_counter() - started
+    reference = _outcome(clean)
+    killed, rng, kills = tmp_path / "killed", random.Random(20), 0
+    while kills < 20:
+        # startup (imports, data) plus a slice of the run: twenty slices land across most of it
+        code = _run(killed, kill_after=rng.uniform(2.0, 3.0) + rng.uniform(0.2, 1.0) * full / 30, spec="digits")
+        if code == 0:
+            break
+        assert code == -signal.SIGKILL, f"kill {kills}: exit {code}"
+        kills += 1
+    assert kills == 20, f"only {kills} kills landed before the run finished"
+    assert _run(killed, spec="digits") == 0
     steps, scores, config, weights = _outcome(killed)
     for got, want in zip(steps, reference[0], strict=True):  # type: ignore[call-overload]
         assert got == want, f"step {want['step']} differs after resuming:\n{_first_difference(got, want)}"

@@ -109,7 +109,8 @@ def _state(exp: nr.Experiment, folder: Path | None) -> RunState:
     state = RunState(exp, CheckContext(exp, device=CPU, seed=None, budget="quick"), folder)
     state.journal = Journal(folder, {"test": 1})
     # with label smoothing: distillation must train its student without it (the teacher's targets replace it)
-    state.config = TrainingConfig(width=1.0, depth=1, lr=1e-2, batch_size=32, epochs=3, label_smoothing=0.1)
+    state.config = TrainingConfig(knobs={"width": 1.0, "depth": 1}, lr=1e-2, batch_size=32, epochs=3,
+                                  label_smoothing=0.1)
     return state
 
 

@@ -84,18 +84,35 @@ def test_overfit_judge_passes_on_a_fitting_rung_and_fails_with_what_was_tried() 
     assert "flagged" in summary
 
 
-def test_ladder_climbs_one_change_per_rung_and_a_spec_without_family_has_one_rung() -> None:
+def test_ladder_climbs_the_capacity_knobs_one_change_per_rung_and_a_spec_without_knobs_has_one_rung() -> None:
     import tiny_spec
 
     import toy
 
     rungs = ladder(tiny_spec.experiment(), max_rungs=6)
-    assert [(r.width, r.depth) for r in rungs] == [(0.5, 1), (1.0, 1), (1.0, 2), (2.0, 2), (2.0, 3), (4.0, 3)]
+    assert [(r.knobs["width"], r.knobs["depth"]) for r in rungs] == [(0.5, 1), (1.0, 1), (1.0, 2), (2.0, 2),
+                                                                    (2.0, 3), (4.0, 3)]
     for before, after in pairwise(rungs):
-        assert (before.width != after.width) + (before.depth != after.depth) == 1
+        assert sum(before.knobs[k] != after.knobs[k] for k in before.knobs) == 1
+    assert rungs[1].change == "width 0.5 -> 1 (the experiment's model)" and rungs[2].change == "depth 1 -> 2"
     assert len(ladder(tiny_spec.experiment(), max_rungs=3)) == 3
     own = ladder(toy.classification(), max_rungs=5)
-    assert [(r.width, r.depth) for r in own] == [(None, None)]
+    assert [r.knobs for r in own] == [{}]
+
+
+def test_the_ladder_goes_through_the_factory_defaults_even_when_the_lists_leave_them_out() -> None:
+    from torch import nn
+
+    import toy
+
+    def net(hidden: int = 48, layers: int = 1) -> nn.Module:
+        return nn.Sequential(nn.Linear(8, hidden), nn.ReLU(), *[nn.Linear(hidden, hidden) for _ in range(layers - 1)],
+                             nn.Linear(hidden, 4))
+
+    exp = toy.classification(model=net, capacity={"hidden": [16, 32, 64, 128], "layers": [1, 2]})
+    rungs = ladder(exp, max_rungs=5)
+    # 48 sits between 32 and 64: one below is 32, one above is 64; layers is already at its smallest
+    assert [(r.knobs["hidden"], r.knobs["layers"]) for r in rungs] == [(32, 1), (48, 1), (48, 2), (64, 2), (128, 2)]
 
 
 def test_budgets_scale_up() -> None:
@@ -106,8 +123,8 @@ def test_budgets_scale_up() -> None:
 
 
 def test_config_round_trips_through_json() -> None:
-    cfg = TrainingConfig(width=2.0, depth=4, dropout=0.1, weight_decay=0.05, lr=3e-3, batch_size=64, augment=True,
-                         schedule="onecycle", epochs=50, patience=None)
+    cfg = TrainingConfig(knobs={"width": 2.0, "depth": 4, "dropout": 0.1}, weight_decay=0.05, lr=3e-3, batch_size=64,
+                         augment=True, schedule="onecycle", epochs=50, patience=None)
     assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(Exception, match="schedule"):
         TrainingConfig(schedule="cosine")  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import tiny_spec
 import torch
 from optuna.trial import TrialState
 
+from nnrecipe import knobs
 from nnrecipe.engine.loop import Callback, EpochRecord
 from nnrecipe.progress import Progress
 from nnrecipe.steps.config import TrainingConfig
@@ -36,43 +37,61 @@ from nnrecipe.steps.tune import (
     run_trials_alone,
     search_space,
     summarize,
+    trial_config,
     trials_table,
 )
 
 SPEC = str(Path(tiny_spec.__file__))
-BASE = TrainingConfig(width=1.0, depth=1, lr=3e-3, batch_size=32, epochs=3)
+BASE = TrainingConfig(knobs={"width": 1.0, "depth": 1}, lr=3e-3, batch_size=32, epochs=3)
 
 
-def _row(change: str, acc: float, *, kept: bool) -> dict[str, object]:
-    return {"change": change, "val_accuracy": acc, "kept": kept}
+def _row(change: str, acc: float, *, kept: bool, varies: list[str] | None = None) -> dict[str, object]:
+    row: dict[str, object] = {"change": change, "val_accuracy": acc, "kept": kept}
+    if varies is not None:
+        row["varies"] = varies
+    return row
 
 
 def test_knobs_that_moved_the_score_either_way_matter_and_noise_does_not() -> None:
     tried = [_row("baseline", 0.90, kept=True),
-             _row("augment", 0.95, kept=True),        # helped: matters
-             _row("weight-decay", 0.951, kept=False),  # within the noise margin (0.002): not a knob anyway
-             _row("dropout", 0.9505, kept=False),      # within the margin: does not matter
-             _row("smaller-model", 0.80, kept=False),  # hurt a lot: the width matters
-             {"change": "larger-model", "config": "...", "kept": False, "note": "not tried: no family"},
-             _row("smaller-batch", 0.9510, kept=False)]  # compared with 0.95 (augment, the last kept)
+             _row("augment", 0.95, kept=True, varies=["augment"]),                # helped: matters
+             _row("weight-decay", 0.951, kept=False, varies=["weight_decay"]),    # always searched anyway
+             _row("dropout 0.1", 0.9505, kept=False, varies=["knob:dropout"]),    # within the margin: does not matter
+             _row("smaller-model", 0.80, kept=False, varies=["knob:width"]),      # hurt a lot: the width matters
+             {"change": "larger-model", "config": "...", "kept": False, "note": "not tried: no knobs"},
+             _row("smaller-batch", 0.9510, kept=False, varies=["batch_size"])]  # compared with 0.95 (augment, kept)
     found = knobs_that_matter(tried, metric="accuracy", higher_is_better=True)
-    assert set(found) == {"augment", "width"}
-    assert "0.95 -> 0.8" in found["width"]
-    # a candidate measured again under the final schedule counts under its own name
+    assert set(found) == {"augment", "knob:width"}
+    assert "0.95 -> 0.8" in found["knob:width"]
+    # a candidate measured again under the final schedule counts under its own name; a table written before rows
+    # said what they vary is read by the candidate's name
     retested = [*tried, _row("label-smoothing (one-cycle)", 0.96, kept=True)]
-    assert set(knobs_that_matter(retested, metric="accuracy", higher_is_better=True)) == {"augment", "width",
+    assert set(knobs_that_matter(retested, metric="accuracy", higher_is_better=True)) == {"augment", "knob:width",
                                                                                           "label_smoothing"}
 
 
 def test_the_space_puts_lr_and_weight_decay_first_around_the_settled_config() -> None:
-    space = search_space(BASE.replace(batch_size=64, width=2.0), {"batch_size": "x", "width": "y"})
-    assert [p.name for p in space] == ["lr", "weight_decay", "width", "batch_size"]
+    declared = knobs.declared(tiny_spec.experiment())
+    base = BASE.replace(batch_size=64, knobs={"width": 2.0, "depth": 1})
+    space = search_space(base, {"batch_size": "x", "knob:width": "y", "knob:dropout": "z"}, declared=declared)
+    assert [p.name for p in space] == ["lr", "weight_decay", "knob:dropout", "knob:width", "batch_size"]
     lr = space[0]
     assert lr.kind == "log" and lr.low == pytest.approx(3e-4) and lr.high == pytest.approx(3e-2)
-    assert space[2].low == pytest.approx(1.0) and space[2].high == pytest.approx(4.0)
-    assert space[3].choices == (32, 64, 128)
+    # a regularizer draws from the factory's default and its values, a capacity knob from its neighbours
+    assert space[2].kind == "choice" and space[2].choices == (0.0, 0.1, 0.3)
+    assert space[3].choices == (1.0, 2.0, 4.0)
+    assert space[4].choices == (32, 64, 128)
     smoothing = search_space(BASE, {"label_smoothing": "z"})[2]
     assert (smoothing.name, smoothing.kind, smoothing.low, smoothing.high) == ("label_smoothing", "uniform", 0.0, 0.2)
+    drawn = trial_config(base, {"lr": 1e-3, "knob:width": 4.0, "knob:dropout": 0.1})
+    assert drawn.knobs == {"width": 4.0, "depth": 1, "dropout": 0.1} and drawn.lr == 1e-3
+
+
+def test_without_step_4_every_declared_knob_is_searched_and_trial_zero_keeps_the_defaults() -> None:
+    definition = definition_for(tiny_spec.experiment(), BASE, seed=1, tried=None)
+    names = [p.name for p in definition.space]
+    assert {"knob:width", "knob:depth", "knob:dropout", "augment", "batch_size"} <= set(names)
+    assert definition.base.knobs == {"width": 1.0, "depth": 1, "dropout": 0.0}  # the factory's dropout, said
 
 
 def test_random_draws_depend_only_on_seed_trial_number_and_parameter() -> None:
@@ -166,7 +185,8 @@ def test_the_report_has_the_trials_the_best_config_and_says_when_none_completed(
     assert result.status == "pass" and len(result.details["trials"]) == 2
     assert result.details["best"]["value"] == pytest.approx(study.best_value)
 
-    broken = exp.replace(model=lambda: torch.nn.Linear(3, 4))  # wrong input size: every trial raises
+    # wrong input size: every trial raises
+    broken = exp.replace(model=lambda: torch.nn.Linear(3, 4), capacity=None, regularizers=None)
     definition = definition_for(broken, TrainingConfig(batch_size=32, epochs=2), seed=1, tried=[])
     study, definition = open_study(open_storage(None), "t", definition, budget=TUNE_BUDGETS["quick"])
     run_trials(study, TrialRunner(broken, definition, 2, torch.device("cpu"), None), trials=2)

@@ -1,4 +1,4 @@
-"""A tiny, correct, fast spec with a model family and an augmentation: steps 3 and 4 finish in seconds.
+"""A tiny, correct, fast spec with capacity and regularizer knobs and an augmentation: steps 3 and 4 finish in seconds.
 
 Set NNRECIPE_TINY_BROKEN=init to get a broken variant (a classifier head 50x too large: init-loss fails).
 """
@@ -44,10 +44,10 @@ class MLP(nn.Module):
         return self.head(self.body(x))
 
 
-def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0):
+def model() -> functools.partial[MLP]:
+    """The factory: MLP with its keyword parameters width, depth and dropout (the knobs below)."""
     head_scale = 50.0 if os.environ.get("NNRECIPE_TINY_BROKEN") == "init" else 1.0
-    return functools.partial(MLP, width=width, depth=1 if depth is None else depth, dropout=dropout,
-                             head_scale=head_scale)
+    return functools.partial(MLP, head_scale=head_scale)
 
 
 def jitter(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +57,8 @@ def jitter(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tupl
 def experiment() -> nr.Experiment:
     return nr.Experiment(
         name="tiny", task="classification", train=blobs(128, seed=1), val=blobs(64, seed=2), test=blobs(64, seed=3),
-        model=model_family(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2), batch_size=32, epochs=3,
-        num_classes=CLASSES,
-        meta={"model_family": model_family, "batch_augment": jitter},
+        model=model(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2), batch_size=32, epochs=3,
+        num_classes=CLASSES, capacity={"width": [0.5, 1.0, 2.0, 4.0, 8.0], "depth": [1, 2, 3]},
+        regularizers={"dropout": [0.1, 0.3]},
+        meta={"batch_augment": jitter},
     )

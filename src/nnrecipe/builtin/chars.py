@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -147,12 +146,6 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
-    """A factory of TinyGPT: `width` scales the model dim (kept a multiple of the 4 heads), `depth` the blocks."""
-    depth = DEFAULT_DEPTH if depth is None else depth
-    return functools.partial(TinyGPT, vocab_size=len(corpus()[0]), width=width, depth=depth, dropout=dropout)
-
-
 def experiment() -> Experiment:
     vocab, splits = corpus()
     train, val, test = (
@@ -164,7 +157,10 @@ def experiment() -> Experiment:
         train=train,
         val=val,
         test=test,
-        model=model_family(),
+        # width scales the model dim (kept a multiple of the 4 heads), depth is the number of blocks
+        model=functools.partial(TinyGPT, vocab_size=len(vocab)),
+        capacity={"width": [0.25, 0.5, 1.0, 2.0, 4.0], "depth": [1, 2, 3, 4, 6]},
+        regularizers={"dropout": [0.1, 0.2, 0.3]},
         batch_size=64,
         epochs=10,
         num_classes=len(vocab),
@@ -173,7 +169,6 @@ def experiment() -> Experiment:
             "kind": "text",
             "description": "Next-character prediction on Python standard-library source with a tiny causal GPT.",
             "reference": {},
-            "model_family": model_family,
             "vocab": list(vocab),
             "context": CONTEXT,
         },

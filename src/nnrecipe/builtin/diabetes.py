@@ -9,7 +9,6 @@ Splits: 60/20/20 with a fixed seed (266 train / 88 val / 88 test).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -65,12 +64,6 @@ class MLP(nn.Module):
         return self.out(self.body(x))  # (B, 1)
 
 
-def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
-    """A factory of MLP: `width` scales the hidden units, `depth` is the number of hidden layers (0: linear)."""
-    depth = DEFAULT_DEPTH if depth is None else depth
-    return functools.partial(MLP, width=width, depth=depth, dropout=dropout)
-
-
 def batch_augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Small gaussian noise on the standardized features; the targets are kept."""
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
@@ -86,7 +79,9 @@ def experiment() -> Experiment:
         train=as_ds(x_train, y_train),
         val=as_ds(x_val, y_val),
         test=as_ds(x_test, y_test),
-        model=model_family(),
+        model=MLP,  # width scales the hidden units, depth is the number of hidden layers (0: linear)
+        capacity={"width": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "depth": [0, 1, 2, 3, 4]},
+        regularizers={"dropout": [0.1, 0.2, 0.3]},
         batch_size=32,
         epochs=100,
         seed=0,
@@ -95,7 +90,6 @@ def experiment() -> Experiment:
             "description": "scikit-learn diabetes: regress one-year disease progression from 10 patient features.",
             # Linear regression explains about half the variance on this data (R^2 ~0.5, so ~0.5 MSE here).
             "reference": {},
-            "model_family": model_family,
             "batch_augment": batch_augment,
             "feature_names": list(names),
         },

@@ -8,7 +8,6 @@ seed (1,079 train / 359 val / 359 test).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -71,12 +70,6 @@ class ConvNet2d(nn.Module):
         return self.head(h.flatten(1))  # (B, classes)
 
 
-def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
-    """A factory of ConvNet2d: `width` scales the channels, `depth` is the number of conv blocks."""
-    depth = DEFAULT_DEPTH if depth is None else depth
-    return functools.partial(ConvNet2d, width=width, depth=depth, dropout=dropout)
-
-
 def batch_augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image: a shift of -1, 0 or +1 pixel on each axis and a rotation of up to MAX_ROTATION; labels kept.
 
@@ -111,7 +104,9 @@ def experiment() -> Experiment:
         train=as_ds(x_train, y_train),
         val=as_ds(x_val, y_val),
         test=as_ds(x_test, y_test),
-        model=model_family(),
+        model=ConvNet2d,  # width scales the channels, depth is the number of conv blocks
+        capacity={"width": [0.25, 0.5, 1.0, 2.0, 4.0], "depth": [1, 2, 3, 4]},
+        regularizers={"dropout": [0.1, 0.2, 0.3]},
         batch_size=64,
         epochs=30,
         num_classes=CLASSES,
@@ -121,7 +116,6 @@ def experiment() -> Experiment:
             "kind": "image",
             "description": "scikit-learn digits: classify 8x8 greyscale images of handwritten digits 0-9.",
             "reference": {},
-            "model_family": model_family,
             "batch_augment": batch_augment,
             "image_shape": IMAGE_SHAPE,
         },

@@ -12,7 +12,6 @@ mean and std of the training split, which keeps the shape of each signal.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -94,12 +93,6 @@ class ConvNet1d(nn.Module):
         return self.head(pooled)  # (B, classes)
 
 
-def model_family(width: float = 1.0, depth: int | None = None, dropout: float = 0.0) -> Callable[[], nn.Module]:
-    """A factory of ConvNet1d: `width` scales the channels, `depth` is the number of conv blocks."""
-    depth = DEFAULT_DEPTH if depth is None else depth
-    return functools.partial(ConvNet1d, width=width, depth=depth, dropout=dropout)
-
-
 def batch_augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Per signal: a random circular shift (up to MAX_SHIFT), amplitude scaling and shear; labels are kept."""
     batch, length = x.shape[0], x.shape[-1]
@@ -122,7 +115,9 @@ def experiment() -> Experiment:
         train=as_ds(x_train, y_train),
         val=as_ds(x_val, y_val),
         test=as_ds(x_test, y_test),
-        model=model_family(),
+        model=ConvNet1d,  # width scales the channels, depth is the number of conv blocks
+        capacity={"width": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "depth": [1, 2, 3, 4, 5]},
+        regularizers={"dropout": [0.1, 0.2, 0.3]},
         batch_size=128,
         epochs=30,
         num_classes=CLASSES,
@@ -132,7 +127,6 @@ def experiment() -> Experiment:
             "kind": "signal",
             "description": "MNIST-1D: classify 40-sample 1-D signals made from 10 digit-like templates.",
             "reference": {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91, "human": 0.96},
-            "model_family": model_family,
             "batch_augment": batch_augment,
             "signal_length": LENGTH,
         },

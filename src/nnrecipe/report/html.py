@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nnrecipe.report.gains import gain_metric, step_gains
+from nnrecipe.report.gains import baseline_row, gain_metric, headline, step_gains
 from nnrecipe.results import STATUSES, CheckResult, RunResult, StepResult
 
 if TYPE_CHECKING:
@@ -31,11 +31,16 @@ class Section:
     short: str
     title: str
     quote: str
+    #: the section's id on the page (default: stage-<key>)
+    anchor: str = ""
 
 
 SECTIONS: dict[str, Section] = {
     "data": Section("1", "data", "Become one with the data",
                     "Spend time scanning through the data: duplicates, corrupted examples, imbalances, outliers."),
+    "look-at-data": Section("1", "look at the data", "Look at the data",
+                            "Scan through the examples, understand their distribution, and look at the outliers "
+                            "along any axis: they almost always uncover bugs.", anchor="look-at-data"),
     "skeleton": Section("2", "skeleton", "Set up the end-to-end training/evaluation skeleton and dumb baselines",
                         "Verify loss at init, overfit one batch, visualize just before the net, visualize "
                         "prediction dynamics."),
@@ -80,8 +85,10 @@ def render_html(result: RunResult) -> str:
         "sections": sections,
         "overview": [_overview_row(c, i) for i, c in enumerate(result.checks)],
         "steps": [{"id": s.step, "status": s.status, "summary": s.summary, "anchor": f"stage-{s.step}", **gain}
-                  for s, gain in zip(result.steps, step_gains(result.steps), strict=True)],
-        "gain_metric": gain_metric(result.steps),
+                  for s, gain in zip(result.steps, step_gains(result.steps, result.baseline), strict=True)],
+        "gain_metric": gain_metric(result.steps, result.baseline),
+        "baseline": baseline_row(result.baseline, result.steps),
+        "headline": headline(result),
     }
     return _template().render(page=page)
 
@@ -110,7 +117,7 @@ def _section(stage: str, result: RunResult, run_pictures: Any) -> dict[str, Any]
     figures = [{"title": f.title, "caption": f.caption, "picture": pic,
                 "numbers": _numbers(f.numbers(artifacts[f.artifact])) if f.numbers else []}
                for f, pic in run_pictures(artifacts, stage)]
-    return {"anchor": f"stage-{stage}", "number": meta.number, "short": meta.short, "title": meta.title,
+    return {"anchor": meta.anchor or f"stage-{stage}", "number": meta.number, "short": meta.short, "title": meta.title,
             "quote": meta.quote, "step": _step_view(step) if step else None,
             "checks": [_check_view(c, i) for i, c in checks], "figures": figures}
 
@@ -125,7 +132,7 @@ def _check_view(check: CheckResult, index: int) -> dict[str, Any]:
 
     evidence, tables = _split_tables(check.evidence)
     traceback = evidence.pop("traceback", None)
-    return {"id": check.id, "title": _check_title(check.id), "status": check.status, "summary": check.summary,
+    return {"id": check.id, "title": _check_title(check.id, check.stage), "status": check.status, "summary": check.summary,
             "fix": check.fix, "seconds": f"{check.seconds:.1f} s", "anchor": f"check-{index}",
             "numbers": _numbers(evidence), "tables": tables, "traceback": traceback,
             "picture": _safe_picture(check_picture, check)}
@@ -134,7 +141,8 @@ def _check_view(check: CheckResult, index: int) -> dict[str, Any]:
 def _step_view(step: StepResult) -> dict[str, Any]:
     from nnrecipe.report.figures import step_picture
 
-    numbers, tables = _split_tables(step.details)
+    # the error analysis has a section of its own
+    numbers, tables = _split_tables({k: v for k, v in step.details.items() if k != "error_analysis"})
     return {"id": step.step, "status": step.status, "summary": step.summary, "numbers": _numbers(numbers),
             "tables": tables, "picture": _safe_picture(step_picture, step)}
 

@@ -38,6 +38,30 @@ def checks_table(checks: tuple[CheckResult, ...]) -> Table:
     return table
 
 
+def steps_table(result: RunResult) -> Table:
+    """The steps, the experiment as written first: each step's val and test figure, its change since the row
+    before, and its gain over the experiment as written."""
+    from nnrecipe.report.gains import baseline_row, gain_metric, step_gains
+
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("step")
+    table.add_column("status")
+    first = baseline_row(result.baseline, result.steps)
+    scored = any(s.scores for s in result.steps) or first is not None
+    metric = gain_metric(result.steps, result.baseline)
+    if scored:
+        for column in (f"val {metric}", "change", f"test {metric}", "vs as written"):
+            table.add_column(column, justify="right")
+    table.add_column("summary")
+    if first is not None:
+        shown = [first["val"], "", first["test"], ""] if scored else []
+        table.add_row("as written", Text("·"), *map(Text, shown), Text(first["summary"]))
+    for s, gain in zip(result.steps, step_gains(result.steps, result.baseline), strict=True):
+        shown = [gain["val"], gain["change"], gain["test"], gain["vs_baseline"]] if scored else []
+        table.add_row(s.step, status_text(s.status), *map(Text, shown), Text(s.summary))
+    return table
+
+
 def render_result(result: RunResult, console: Console, *, report_path: str | None = None) -> None:
     """The summary a person reads at the end of a command."""
     if result.checks:
@@ -49,20 +73,12 @@ def render_result(result: RunResult, console: Console, *, report_path: str | Non
         if c.status == "error":
             console.print(Text.assemble(status_text("error"), " ", (c.id, "bold"), ": ", c.summary))
     if result.steps:
-        from nnrecipe.report.gains import step_gains
+        console.print(steps_table(result))
+        from nnrecipe.report.gains import headline
 
-        steps = Table(show_header=True, header_style="bold")
-        steps.add_column("step")
-        steps.add_column("status")
-        scored = any(s.scores for s in result.steps)
-        if scored:
-            for column in ("val", "change", "test"):
-                steps.add_column(column, justify="right")
-        steps.add_column("summary")
-        for s, gain in zip(result.steps, step_gains(result.steps), strict=True):
-            shown = [gain["val"], gain["change"], gain["test"]] if scored else []
-            steps.add_row(s.step, status_text(s.status), *map(Text, shown), Text(s.summary))
-        console.print(steps)
+        line = headline(result)
+        if line:
+            console.print(Text(line, style="bold"))
     for split, scores in result.scores.items():
         figures = ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items())
         console.print(Text.assemble((f"{split}: ", "bold"), figures))

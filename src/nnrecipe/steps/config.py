@@ -7,10 +7,11 @@ ensembles) start from the one step 4 settles on, which `nnrecipe run` keeps in t
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nnrecipe.errors import UsageError, did_you_mean
+from nnrecipe.knobs import describe as describe_knobs
 
 Schedule = Literal["constant", "onecycle"]
 SCHEDULES: tuple[Schedule, ...] = ("constant", "onecycle")
@@ -20,18 +21,17 @@ SCHEDULES: tuple[Schedule, ...] = ("constant", "onecycle")
 class TrainingConfig:
     """One way to train the experiment's model.
 
-    `width`, `depth` and `dropout` are passed to the experiment's `meta["model_family"]`; with width=None the
-    experiment's own `model` factory is used as it is. `lr` is the constant learning rate, or the peak of the
-    one-cycle schedule. `augment` turns on the experiment's augmentation (its `augment`, or a built-in's
-    `meta["batch_augment"]`). `label_smoothing` mixes that share of a uniform distribution into the training
-    targets of the standard cross-entropy (validation is always scored with the plain loss). At constant lr,
-    `patience` stops training after that many epochs without a better validation score (None: train every
-    epoch) and the best epoch's weights are kept; a one-cycle schedule always runs to its end and keeps its last.
+    `knobs` are keyword arguments for the experiment's `model` factory, from its declared `capacity` and
+    `regularizers` (empty: the factory's defaults, the experiment's own model). `lr` is the constant learning
+    rate, or the peak of the one-cycle schedule. `augment` turns on the experiment's augmentation (its
+    `augment`, or a built-in's `meta["batch_augment"]`). `label_smoothing` mixes that share of a uniform
+    distribution into the training targets of the standard cross-entropy (validation is always scored with the
+    plain loss). At constant lr, `patience` stops training after that many epochs without a better validation
+    score (None: train every epoch) and the best epoch's weights are kept; a one-cycle schedule always runs to
+    its end and keeps its last.
     """
 
-    width: float | None = None
-    depth: int | None = None
-    dropout: float = 0.0
+    knobs: dict[str, Any] = field(default_factory=dict)
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     #: the share of the input's resolution the model sees (step 3's bottom rung for signals and images)
@@ -51,6 +51,9 @@ class TrainingConfig:
             raise UsageError(f"TrainingConfig.resolution: expected a share in (0, 1], but got {self.resolution}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UsageError(f"TrainingConfig.label_smoothing: expected a share in [0, 1), but got {self.label_smoothing}")
+        if not isinstance(self.knobs, dict):
+            raise UsageError(f"TrainingConfig.knobs: expected a dict of keyword arguments for the model factory, but "
+                             f"got a {type(self.knobs).__name__}")
         if self.epochs <= 0 or self.batch_size <= 0:
             raise UsageError(f"TrainingConfig: expected positive epochs and batch_size, but got {self.epochs} "
                              f"and {self.batch_size}")
@@ -67,20 +70,16 @@ class TrainingConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def describe(self) -> str:
-        """A short label: the model's size and the training choices that differ from plain training."""
-        parts = [] if self.width is None else [f"width {self.width:g}"]
+        """A short label: the knobs and the training choices that differ from plain training."""
+        parts = [describe_knobs(self.knobs)] if self.knobs else []
         if self.resolution < 1.0:
             parts.append(f"input resolution {self.resolution:g}")
-        if self.depth is not None:
-            parts.append(f"depth {self.depth}")
         parts.append(f"lr {self.lr:g}" + (" one-cycle" if self.schedule == "onecycle" else ""))
         parts.append(f"batch {self.batch_size}")
         if self.augment:
             parts.append("augment")
         if self.weight_decay:
             parts.append(f"wd {self.weight_decay:g}")
-        if self.dropout:
-            parts.append(f"dropout {self.dropout:g}")
         if self.label_smoothing:
             parts.append(f"label smoothing {self.label_smoothing:g}")
         return ", ".join(parts)
@@ -108,26 +107,28 @@ class Budget:
     onecycle_peaks: tuple[float, ...]
     #: candidates measured again under the final one-cycle schedule when constant lr turned them down
     retest_under_schedule: tuple[str, ...] = ()
+    #: most values of each regularizer knob step 4 tries, weakest first, while each one helps
+    regularizer_steps: int = 3
 
 
-_ALL_CANDIDATES = ("augment", "weight-decay", "dropout", "label-smoothing", "smaller-model", "larger-model",
+_ALL_CANDIDATES = ("augment", "weight-decay", "regularizers", "label-smoothing", "smaller-model", "larger-model",
                    "smaller-batch")
 #: the candidates that make training harder to generalize better: worth a second look under the final schedule
-_REGULARIZERS = ("augment", "weight-decay", "dropout", "label-smoothing")
+_REGULARIZERS = ("augment", "weight-decay", "regularizers", "label-smoothing")
 _CURVE = (0.1, 0.25, 0.5, 1.0)
 
 # Sized for the built-in mnist1d on 2 CPU cores (an epoch of its default model takes ~0.3 s): quick ~2 min,
 # default ~6 min, long ~20 min of training.
 BUDGETS: dict[str, Budget] = {
     "quick": Budget(overfit_epochs=40, ladder_rungs=3, epochs=30, patience=5, final_epochs=30,
-                    curve_fractions=_CURVE, candidates=("augment", "weight-decay", "larger-model"),
-                    onecycle_peaks=(30.0,), retest_under_schedule=("augment",)),
+                    curve_fractions=_CURVE, candidates=("augment", "weight-decay", "regularizers", "larger-model"),
+                    onecycle_peaks=(30.0,), retest_under_schedule=("augment",), regularizer_steps=1),
     "default": Budget(overfit_epochs=80, ladder_rungs=5, epochs=100, patience=8, final_epochs=60,
                       curve_fractions=_CURVE, candidates=_ALL_CANDIDATES, onecycle_peaks=(10.0, 30.0),
                       retest_under_schedule=_REGULARIZERS),
     "long": Budget(overfit_epochs=150, ladder_rungs=6, epochs=200, patience=15, final_epochs=300,
                    curve_fractions=_CURVE, candidates=_ALL_CANDIDATES, onecycle_peaks=(10.0, 30.0, 100.0),
-                   retest_under_schedule=_REGULARIZERS),
+                   retest_under_schedule=_REGULARIZERS, regularizer_steps=5),
 }
 
 

@@ -1,21 +1,23 @@
 """Step 3, overfit: find a model large enough to fit the training set, complexifying one change at a time.
 
 Plain training only (Adam 3e-4, constant learning rate, no augmentation, no regularization), as the recipe
-says. The ablation ladder climbs from a small model upward, one change per rung (input resolution for signals
-and images, then width or depth, through the experiment's `meta["model_family"]`; a spec without one brings
-only its own model, a ladder of one rung), and stops at the first full-resolution rung that fits the training
-set. Each rung's training loss and validation score go in the table; a rung that does not lower the training
-loss is flagged. The step fails when no full-resolution rung fits.
+says. The ablation ladder climbs the experiment's capacity knobs (`capacity={"hidden": [16, 32, 64], ...}`,
+keyword parameters of its model factory) one change per rung: it starts one value below the experiment's own
+model on the first knob that can go lower, goes back up to the experiment's model, then raises the knobs in
+turn, one value per rung, and stops at the first full-resolution rung that fits the training set. For signals
+and images the bottom rung first sees half the input resolution. Without capacity knobs the experiment brings
+only its own model: a ladder of one rung. Each rung's training loss and validation score go in the table; a
+rung that does not lower the training loss is flagged. The step fails when no full-resolution rung fits.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from nnrecipe import knobs
 from nnrecipe.engine.data import all_targets, loss_fn
 from nnrecipe.engine.seeding import seeded
 from nnrecipe.experiment import Experiment
@@ -45,52 +47,65 @@ class OverfitThresholds:
 @dataclass(frozen=True)
 class Rung:
     change: str
-    width: float | None
-    depth: int | None
+    #: the capacity knobs' values (empty: the experiment's own model, no knobs declared)
+    knobs: dict[str, Any] = field(default_factory=dict)
     #: the share of the input's resolution (signals and images start at half)
     resolution: float = 1.0
 
 
 def ladder(exp: Experiment, *, max_rungs: int) -> list[Rung]:
-    """Rungs from small upward, one change each: half width, the experiment's model, then depth and width in turn.
+    """Rungs from small upward, one change each: one value below the experiment's model on the first capacity
+    knob that can go lower, the experiment's model, then each knob one value up in turn (in declared order,
+    starting after the knob that went down), skipping knobs at their last value.
 
-    For signals and images the ladder starts lower still: half width at half the input resolution, then the
-    full resolution; a reduced-resolution rung never ends the ladder, since the run goes on at full resolution.
+    For signals and images the ladder starts lower still: the bottom rung at half the input resolution, then at
+    the full one; a reduced-resolution rung never ends the ladder, since the run goes on at full resolution.
     """
-    family = exp.meta.get("model_family")
-    if family is None:
-        return [Rung("the experiment's own model", None, None)]
-    rungs = _model_rungs(family)
+    capacity = knobs.declared(exp, "capacity")
+    if not capacity:
+        return [Rung("the experiment's own model (no capacity knobs declared)")]
+    rungs = _knob_rungs(capacity, max_rungs=max_rungs)
     if resolution_applies(exp):
-        small = rungs[0]
-        rungs = [Rung(f"{small.change}, half the input resolution", small.width, small.depth, resolution=0.5),
-                 Rung("full input resolution", small.width, small.depth), *rungs[1:]]
+        bottom = rungs[0]
+        rungs = [Rung(f"{bottom.change}, half the input resolution", bottom.knobs, resolution=0.5),
+                 Rung("full input resolution", bottom.knobs), *rungs[1:]]
     return rungs[:max_rungs]
 
 
-def _model_rungs(family: Callable[..., Any]) -> list[Rung]:
-    depth = _default_depth(family)
-    if depth is None:  # depth unknown: widths only
-        rungs = [Rung("half width", 0.5, None), Rung("width x2 (the experiment's model)", 1.0, None)]
-        return rungs + [Rung("width x2", w, None) for w in (2.0, 4.0, 8.0)]
-    return [Rung("half width", 0.5, depth), Rung("width x2 (the experiment's model)", 1.0, depth),
-            Rung("one more block", 1.0, depth + 1), Rung("width x2", 2.0, depth + 1),
-            Rung("one more block", 2.0, depth + 2), Rung("width x2", 4.0, depth + 2)]
+def _knob_rungs(capacity: list[knobs.Knob], *, max_rungs: int) -> list[Rung]:
+    point = knobs.start_point(capacity)
+    own = " (the experiment's model)" if knobs.is_own_model(capacity, point) else ""
+    lowered = next((k for k in capacity if k.down(point[k.name]) is not None), None)
+    rungs: list[Rung] = []
+    turn = 0
+    if lowered is not None:
+        below = lowered.down(point[lowered.name])
+        rungs.append(Rung(f"{lowered.name} {knobs.fmt(below)}, one below the experiment's model",
+                          {**point, lowered.name: below}))
+        rungs.append(Rung(f"{lowered.name} {knobs.fmt(below)} -> {knobs.fmt(point[lowered.name])}{own}", dict(point)))
+        turn = capacity.index(lowered) + 1
+    else:
+        rungs.append(Rung(f"{knobs.describe(point)}{own}", dict(point)))
+    while len(rungs) < max_rungs + 1:  # one spare: a resolution rung may be added at the bottom
+        order = [capacity[(turn + i) % len(capacity)] for i in range(len(capacity))]
+        knob = next((k for k in order if k.up(point[k.name]) is not None), None)
+        if knob is None:  # every knob at its last value
+            break
+        value = knob.up(point[knob.name])
+        rungs.append(Rung(f"{knob.name} {knobs.fmt(point[knob.name])} -> {knobs.fmt(value)}",
+                          {**point, knob.name: value}))
+        point = rungs[-1].knobs
+        turn = capacity.index(knob) + 1
+    return rungs
 
 
-def _default_depth(family: Callable[..., Any]) -> int | None:
-    """The family's default depth, when its factory says (a functools.partial with a `depth` keyword)."""
-    keywords = getattr(family(), "keywords", None)
-    depth = keywords.get("depth") if isinstance(keywords, dict) else None
-    return depth if isinstance(depth, int) else None
-
-
-def model_label(cfg: TrainingConfig) -> str:
+def model_label(exp: Experiment, cfg: TrainingConfig) -> str:
     resolution = [f"input resolution {cfg.resolution:g}"] if cfg.resolution < 1.0 else []
-    if cfg.width is None and cfg.depth is None:
+    capacity = knobs.declared(exp, "capacity")
+    point = {k.name: cfg.knobs[k.name] for k in capacity if k.name in cfg.knobs}
+    if not point or knobs.is_own_model(capacity, point):
         return ", ".join(["the experiment's model", *resolution])
-    return ", ".join(([] if cfg.width is None else [f"width {cfg.width:g}"])
-                     + ([] if cfg.depth is None else [f"depth {cfg.depth}"]) + resolution)
+    return ", ".join([knobs.describe(point), *resolution])
 
 
 def mean_predictor_loss(exp: Experiment) -> float:
@@ -149,7 +164,7 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
     rows: list[dict[str, Any]] = []
     units: list[UnitResult] = []
     for i, rung in enumerate(ladder(exp, max_rungs=budget.ladder_rungs)):
-        cfg = TrainingConfig(width=rung.width, depth=rung.depth, lr=RECIPE_LR, batch_size=exp.batch_size,
+        cfg = TrainingConfig(knobs=dict(rung.knobs), lr=RECIPE_LR, batch_size=exp.batch_size,
                              epochs=budget.overfit_epochs, resolution=rung.resolution)
         unit = run_unit(state, f"overfit/rung-{i}", cfg, label=f"overfit rung {i}: {cfg.describe()}", fit_test=test)
         units.append(unit)
@@ -166,8 +181,10 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
         state.model, _ = load_unit(state, fitted[0])
     details = {"ladder": rows, "optimizer": f"Adam lr {RECIPE_LR:g}, constant", "max_epochs": budget.overfit_epochs}
     if status == "fail":
+        more = ("declare capacity knobs (capacity={...}: keyword parameters of the model factory) for the ladder "
+                "to climb" if not knobs.declared(exp, "capacity") else "--budget long climbs more rungs")
         details["fix"] = ("no model fit the training set: look for a bug first (labels, loss, learning rate), then "
-                          "give the model more capacity or more epochs (--budget long)")
+                          f"give the model more capacity or more epochs ({more})")
     return StepResult("overfit", status, summary, details=details,  # type: ignore[arg-type]
                       artifacts={"ladder": rows, "histories": {u.key: u.records for u in units}})
 
@@ -175,7 +192,7 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
 def _row(exp: Experiment, index: int, rung: Rung, unit: UnitResult, *, fitted: bool) -> dict[str, Any]:
     metric, _ = selection_metric(exp)
     train = unit.train or {}
-    row: dict[str, Any] = {"rung": index, "change": rung.change, "model": model_label(unit.config),
+    row: dict[str, Any] = {"rung": index, "change": rung.change, "model": model_label(exp, unit.config),
                            "params": _params(exp, unit.config), "resolution": unit.config.resolution,
                            "epochs": unit.epochs_run,
                            "train_loss": train.get("loss", math.nan)}

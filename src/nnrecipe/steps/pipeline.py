@@ -23,15 +23,19 @@ from nnrecipe.engine.run_folder import RunLock, check_destinations, mark
 from nnrecipe.engine.seeding import seeded
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
+from nnrecipe.loading import FINAL, choose, save_model
 from nnrecipe.progress import Progress
 from nnrecipe.results import STAGES, RunResult, Stage, StepResult
+from nnrecipe.steps.baseline import Baseline, BaselineError, beats_final, train_baseline
 from nnrecipe.steps.checks_step import STEP_DESCRIPTIONS, run_check_step
-from nnrecipe.steps.config import budget_for
+from nnrecipe.steps.config import TrainingConfig, budget_for
+from nnrecipe.steps.error_analysis import analyse
 from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.overfit import run_overfit
 from nnrecipe.steps.regularize import run_regularize
 from nnrecipe.steps.squeeze import run_squeeze
 from nnrecipe.steps.state import RunState
+from nnrecipe.steps.training import selection_metric
 from nnrecipe.steps.tune import run_tune
 
 #: the steps `run` walks, in the recipe's order
@@ -88,6 +92,8 @@ def _walk(experiment: Experiment, ctx: CheckContext, folder: Path | None, *, pro
         if until is not None and STAGES.index(stage) > STAGES.index(until):
             _record(state, StepResult(stage, "skip", f"not run: the run stops after step {until} (--until)"))
             continue
+        if stage in _TRAINING_STEPS and state.baseline is None:
+            state.baseline = _as_written(state)
         if stage in _TRAINING_STEPS:
             state.progress.step_started(stage, _DESCRIPTIONS[stage])
         started = time.perf_counter()
@@ -101,8 +107,75 @@ def _walk(experiment: Experiment, ctx: CheckContext, folder: Path | None, *, pro
         _record(state, step)
         if step.status == "fail" and not force:
             closed_by = step
+    _against_baseline(state)
+    _look_back(state)
     _save_model(state)
     return _result(state)
+
+
+def _as_written(state: RunState) -> Baseline | BaselineError:
+    """The experiment trained exactly as its spec says: the yardstick every step's gain is read against."""
+    state.progress.step_started("as written", "the experiment trained exactly as its spec says")
+    try:
+        baseline = train_baseline(state)
+    except Exception as exc:  # the user's own setup broke: the recipe goes on without its yardstick
+        state.progress.note(f"the experiment as written could not be trained: {type(exc).__name__}: {exc}")
+        return BaselineError(f"{type(exc).__name__}: {exc}")
+    figures = "; ".join(f"{split} " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+                        for split, scores in baseline.scores.items())
+    state.progress.note(f"as written: {figures} ({baseline.epochs} epochs, {baseline.seconds:.1f} s)")
+    return baseline
+
+
+def _against_baseline(state: RunState) -> None:
+    """The setup as written is a candidate too: when the recipe's final model does worse on validation, the
+    experiment as written becomes the run's model, and the last training step says so."""
+    baseline = state.baseline
+    if not isinstance(baseline, Baseline) or state.model is None:
+        return
+    final = _final_scores(state)
+    if not beats_final(baseline, final, state.experiment):
+        return
+    metric, _ = selection_metric(state.experiment)
+    note = (f"the experiment as written did better on validation ({metric} {baseline.scores['val'][metric]:.4g} "
+            f"against {final['val'][metric]:.4g}): it is the run's model")
+    state.baseline = dataclasses.replace(baseline, chosen=True)
+    state.model = baseline.model
+    last = _last_trained(state)
+    if last is not None:
+        step = state.steps[last]
+        state.steps[last] = dataclasses.replace(step, summary=f"{step.summary}; {note}")
+    state.progress.note(note)
+    if state.out_dir is not None and (state.out_dir / FINAL / "final.json").exists():
+        import json
+
+        table = json.loads((state.out_dir / FINAL / "final.json").read_text()).get("table", [])
+        save_model(state.out_dir, "as-written", members=[(TrainingConfig(), baseline.model)], exp=state.experiment,
+                   scores=baseline.scores)
+        choose(state.out_dir, "as-written", table=[*table, {"model": "as-written", "note": note, **baseline.scores}])
+
+
+def _look_back(state: RunState) -> None:
+    """After training, the error analysis of the run's model (its numbers go in the last training step's details);
+    for the report, the data as the data checks profiled it."""
+    from nnrecipe.report.look import DataView
+
+    state.artifacts["look_at_data"] = DataView(state.ctx, vocab=state.experiment.meta.get("vocab"))
+    last = _last_trained(state)
+    if state.model is None or last is None:
+        return
+    numbers, artifact = analyse(state.model, state.experiment, device=state.device)
+    model = "the experiment as written" if getattr(state.baseline, "chosen", False) else "the run's final model"
+    numbers = {"model": model, **numbers}
+    artifact["numbers"] = numbers
+    state.artifacts["error_analysis"] = artifact
+    step = state.steps[last]
+    state.steps[last] = dataclasses.replace(step, details={**step.details, "error_analysis": numbers})
+
+
+def _last_trained(state: RunState) -> int | None:
+    """The position of the last step that trained a model (the one whose model the run ended with)."""
+    return next((i for i in range(len(state.steps) - 1, -1, -1) if state.steps[i].scores), None)
 
 
 def _journal(state: RunState) -> Journal:
@@ -138,7 +211,8 @@ def _fingerprint(state: RunState) -> dict[str, object]:
     code = hashlib.sha256((repr(model) + source).encode()).hexdigest()[:16]
     return {"experiment": exp.name, "task": exp.task, "seed": state.ctx.seed, "budget": state.ctx.budget,
             "device": state.device.type, "nnrecipe": __version__, "batch_size": exp.batch_size,
-            "sizes": [len(exp.train), len(exp.val)], "model": code}
+            "sizes": [len(exp.train), len(exp.val)], "model": code,
+            "knobs": repr((exp.capacity, exp.regularizers))}
 
 
 def _training_recorders(experiment: Experiment) -> list[object]:
@@ -157,8 +231,10 @@ def _record(state: RunState, step: StepResult) -> None:
 
 def _save_model(state: RunState) -> None:
     path = state.path("model.pt")
-    if path is not None and state.model is not None and state.config is not None:
-        save_checkpoint(path, model=state.model.state_dict(), config=state.config.to_dict(),
+    # the experiment as written, when it won, is the experiment's own model: a configuration without knobs
+    config = TrainingConfig() if getattr(state.baseline, "chosen", False) else state.config
+    if path is not None and state.model is not None and config is not None:
+        save_checkpoint(path, model=state.model.state_dict(), config=config.to_dict(),
                         experiment=state.experiment.name)
 
 
@@ -175,6 +251,8 @@ def _scores(state: RunState) -> dict[str, dict[str, float]]:
 
 def _final_scores(state: RunState) -> dict[str, dict[str, float]]:
     """The run's model's scores: those its last training step recorded (not evaluated again), else measured."""
+    if isinstance(state.baseline, Baseline) and state.baseline.model is state.model:
+        return {split: dict(figures) for split, figures in state.baseline.scores.items()}
     for step in reversed(state.steps):
         if step.scores and state.models.get(step.step) is state.model:
             return {split: dict(figures) for split, figures in step.scores.items()}
@@ -189,4 +267,5 @@ def _result(state: RunState) -> RunResult:
         scores=_final_scores(state),
         command="run",
         artifacts=state.artifacts,
+        baseline=state.baseline.to_dict() if state.baseline is not None else {},
     )

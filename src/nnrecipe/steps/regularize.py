@@ -3,8 +3,10 @@
 First a learning curve (validation score at 10/25/50/100% of the training data, and a power law fitted to it
 saying what more data would likely give: the recipe's best regularizer). Then, in the recipe's order, each
 change is trained from the best configuration so far at constant lr, measured on the full validation set with
-early stopping (best epoch kept) and kept only when it helps (see `beats`): augmentation, weight decay,
-dropout, label smoothing, a smaller and a larger model, a smaller batch. Then the kept configuration is trained
+early stopping (best epoch kept) and kept only when it helps (see `beats`): augmentation, weight decay, the
+experiment's regularizer knobs (`regularizers={"dropout": [0.1, 0.3, 0.5]}`: each value in turn, weakest first,
+while each one helps), label smoothing, a smaller and a larger model (one value down or up on the first capacity
+knob that can move), a smaller batch. Then the kept configuration is trained
 with a one-cycle schedule (run to its end), kept only if it beats constant lr on validation, and under that
 schedule the regularizers constant lr turned down are measured once more. The test split is never looked at.
 """
@@ -14,12 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from nnrecipe import knobs
 from nnrecipe.engine.checkpoint import atomic_write_json
 from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
@@ -40,9 +43,8 @@ class RegularizeThresholds:
     tie_loss_relative: float = 0.1
     #: the learning curve reports what this many times the training data would likely give
     more_data_factor: float = 2.0
-    #: weight decay tried (decoupled, AdamW), the dropout probability and the label-smoothing share tried
+    #: weight decay tried (decoupled, AdamW) and the label-smoothing share tried
     weight_decay: float = 0.05
-    dropout: float = 0.1
     label_smoothing: float = 0.1
 
 
@@ -110,12 +112,6 @@ def _weight_decay(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds)
     return cfg.replace(weight_decay=cfg.weight_decay * 10 if cfg.weight_decay else t.weight_decay)
 
 
-def _dropout(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
-    if "model_family" not in exp.meta:
-        return "needs meta['model_family'](dropout=...) to build the model with dropout"
-    return cfg.replace(dropout=t.dropout, width=cfg.width or 1.0)
-
-
 def _label_smoothing(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
     why_not = label_smoothing_applies(exp)
     if why_not is not None:
@@ -123,11 +119,19 @@ def _label_smoothing(exp: Experiment, cfg: TrainingConfig, t: RegularizeThreshol
     return "already on" if cfg.label_smoothing else cfg.replace(label_smoothing=t.label_smoothing)
 
 
-def _resize(factor: float) -> Change:
+def _capacity_step(direction: Literal["down", "up"]) -> Change:
+    """One value down or up on the first capacity knob (in declared order) that can move that way."""
+
     def change(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds) -> TrainingConfig | str:
-        if "model_family" not in exp.meta:
-            return "needs meta['model_family'](width=...) to build other sizes of the model"
-        return cfg.replace(width=(cfg.width or 1.0) * factor)
+        capacity = knobs.declared(exp, "capacity")
+        if not capacity:
+            return "the experiment declares no capacity knobs (capacity={...}: keyword parameters of its model)"
+        point = {**knobs.start_point(capacity), **cfg.knobs}
+        for knob in capacity:
+            value = knob.down(point[knob.name]) if direction == "down" else knob.up(point[knob.name])
+            if value is not None:
+                return cfg.replace(knobs={**point, knob.name: value})
+        return f"every capacity knob is at its {'first' if direction == 'down' else 'last'} value"
 
     return change
 
@@ -139,12 +143,13 @@ def _smaller_batch(exp: Experiment, cfg: TrainingConfig, t: RegularizeThresholds
 CANDIDATES: dict[str, Change] = {
     "augment": _augment,
     "weight-decay": _weight_decay,
-    "dropout": _dropout,
     "label-smoothing": _label_smoothing,
-    "smaller-model": _resize(0.5),
-    "larger-model": _resize(2.0),
+    "smaller-model": _capacity_step("down"),
+    "larger-model": _capacity_step("up"),
     "smaller-batch": _smaller_batch,
 }
+#: the candidate that tries the experiment's regularizer knobs, value by value (see `_try_regularizers`)
+REGULARIZER_KNOBS = "regularizers"
 
 
 def run_regularize(state: RunState, thresholds: RegularizeThresholds = RegularizeThresholds()) -> StepResult:
@@ -160,35 +165,110 @@ def run_regularize(state: RunState, thresholds: RegularizeThresholds = Regulariz
         return StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
                           f"{baseline.val.get(metric)}); lower the learning rate", details={"curve": curve})
     best, rows = baseline, [_row("baseline", baseline, metric, kept=True, note="step 3's model, early stopping")]
-    turned_down = []
+    judge = _Judge(metric, higher, thresholds)
+    turned_down: list[str] = []
+    knob_turned_down: list[tuple[str, Any]] = []  # (regularizer knob, the value it was turned down at)
     for name in budget.candidates:
-        before, best = best, _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds)
+        before = best
+        if name == REGULARIZER_KNOBS:
+            best = _try_regularizers(state, best, rows, judge, steps=budget.regularizer_steps,
+                                     turned_down=knob_turned_down)
+        else:
+            best = _try(state, name, CANDIDATES[name], best, rows, judge)
         if best is before:
             turned_down.append(name)
     best = _try_schedule(state, best, rows, metric, higher, budget, thresholds)
     if best.config.schedule == "onecycle":
         # A regularizer judged at constant lr with early stopping is judged on a model that never settled, and
-        # one that makes the task harder (augmentation, label smoothing, weight decay) pays off only as the
-        # learning rate anneals: those turned down are measured again under the final schedule.
-        for name in (n for n in budget.retest_under_schedule if n in turned_down):
-            best = _try(state, name, CANDIDATES[name], best, rows, metric, higher, thresholds, suffix="one-cycle")
+        # one that makes the task harder (augmentation, label smoothing, weight decay, dropout) pays off only as
+        # the learning rate anneals: those turned down are measured again under the final schedule.
+        for name in (n for n in budget.retest_under_schedule if n in CANDIDATES and n in turned_down):
+            best = _try(state, name, CANDIDATES[name], best, rows, judge, suffix="one-cycle")
+        if REGULARIZER_KNOBS in budget.retest_under_schedule:
+            for knob, value in knob_turned_down:
+                best = _try_knob(state, knob, value, best, rows, judge, suffix="one-cycle")
     return _settle(state, best, baseline, rows, curve, metric)
 
 
-def _try(state: RunState, name: str, change: Change, best: UnitResult, rows: list[dict[str, Any]], metric: str,
-         higher: bool, thresholds: RegularizeThresholds, *, suffix: str = "") -> UnitResult:
+@dataclass(frozen=True)
+class _Judge:
+    """Whether a candidate's validation scores beat the best so far (see `beats`)."""
+
+    metric: str
+    higher_is_better: bool
+    thresholds: RegularizeThresholds
+
+    def __call__(self, candidate: dict[str, float], best: dict[str, float]) -> bool:
+        return beats(candidate, best, metric=self.metric, higher_is_better=self.higher_is_better,
+                     thresholds=self.thresholds)
+
+
+def _try(state: RunState, name: str, change: Change, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
+         *, suffix: str = "") -> UnitResult:
     """Train `change` applied to the best configuration so far; it becomes the best only if it beats it."""
-    made = change(state.experiment, best.config, thresholds)
+    made = change(state.experiment, best.config, judge.thresholds)
     label = f"{name} ({suffix})" if suffix else name
     if isinstance(made, str):
         if not suffix:  # a re-test that does not apply (already on, say) is no news
             rows.append({"change": label, "config": best.config.describe(), "kept": False, "note": f"not tried: {made}"})
         return best
-    key = f"regularize/{name}" + (f"-{suffix}" if suffix else "")
+    return _train_candidate(state, f"regularize/{name}" + (f"-{suffix}" if suffix else ""), label, made, best, rows,
+                            judge)
+
+
+def _try_regularizers(state: RunState, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge, *, steps: int,
+                      turned_down: list[tuple[str, Any]]) -> UnitResult:
+    """Each regularizer knob in declared order: its values, weakest first, each kept only while it helps."""
+    declared = knobs.declared(state.experiment, "regularizers")
+    if not declared:
+        rows.append({"change": REGULARIZER_KNOBS, "config": best.config.describe(), "kept": False,
+                     "note": "not tried: the experiment declares no regularizer knobs (regularizers={...}: keyword "
+                             "parameters of its model, such as dropout)"})
+        return best
+    for knob in declared:
+        for _ in range(steps):
+            value = _next_value(knob, best.config)
+            if value is None:
+                break
+            before, best = best, _try_knob(state, knob.name, value, best, rows, judge)
+            if best is before:
+                turned_down.append((knob.name, value))
+                break
+    return best
+
+
+def _next_value(knob: knobs.Knob, cfg: TrainingConfig) -> Any | None:
+    """The knob's next value after the configuration's (after the factory's default when the config leaves it)."""
+    if knob.name in cfg.knobs:
+        return knob.up(cfg.knobs[knob.name])
+    return knob.up(knob.default) if knob.known_default else knob.values[0]
+
+
+def _try_knob(state: RunState, name: str, value: Any, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
+              *, suffix: str = "") -> UnitResult:
+    made = best.config.replace(knobs={**best.config.knobs, name: value})
+    label = f"{name} {knobs.fmt(value)}" + (f" ({suffix})" if suffix else "")
+    key = f"regularize/{name}={knobs.fmt(value)}" + (f"-{suffix}" if suffix else "")
+    return _train_candidate(state, key, label, made, best, rows, judge)
+
+
+def _train_candidate(state: RunState, key: str, label: str, made: TrainingConfig, best: UnitResult,
+                     rows: list[dict[str, Any]], judge: _Judge) -> UnitResult:
     unit = run_unit(state, key, made, label=f"{label}: {made.describe()}", recorders=_recorders(state))
-    kept = beats(unit.val, best.val, metric=metric, higher_is_better=higher, thresholds=thresholds)
-    rows.append(_row(label, unit, metric, kept=kept, note=_versus(best, metric)))
+    kept = judge(unit.val, best.val)
+    rows.append(_row(label, unit, judge.metric, kept=kept, note=_versus(best, judge.metric),
+                     varies=varied(state.experiment, best.config, made)))
     return unit if kept else best
+
+
+def varied(exp: Experiment, before: TrainingConfig, after: TrainingConfig) -> list[str]:
+    """What a candidate changed: `knob:NAME` for each knob that moved, and the configuration fields that did
+    (step 5 searches what moved the validation score)."""
+    defaults = {k.name: k.default for k in knobs.declared(exp)}
+    moved = [f"knob:{name}" for name in dict.fromkeys([*before.knobs, *after.knobs])
+             if before.knobs.get(name, defaults.get(name)) != after.knobs.get(name, defaults.get(name))]
+    a, b = before.to_dict(), after.to_dict()
+    return moved + [name for name in a if name != "knobs" and a[name] != b[name]]
 
 
 def _try_schedule(state: RunState, best: UnitResult, rows: list[dict[str, Any]], metric: str, higher: bool,
@@ -260,10 +340,14 @@ def _versus(best: UnitResult, metric: str) -> str:
     return text
 
 
-def _row(change: str, unit: UnitResult, metric: str, *, kept: bool, note: str) -> dict[str, Any]:
-    return {"change": change, "config": unit.config.describe(), f"val_{metric}": unit.val.get(metric, math.nan),
-            "val_loss": unit.val.get("loss", math.nan), "best_epoch": unit.best_epoch, "epochs": unit.epochs_run,
-            "kept": kept, "note": note}
+def _row(change: str, unit: UnitResult, metric: str, *, kept: bool, note: str,
+         varies: list[str] | None = None) -> dict[str, Any]:
+    row = {"change": change, "config": unit.config.describe(), f"val_{metric}": unit.val.get(metric, math.nan),
+           "val_loss": unit.val.get("loss", math.nan), "best_epoch": unit.best_epoch, "epochs": unit.epochs_run,
+           "kept": kept, "note": note}
+    if varies is not None:
+        row["varies"] = varies
+    return row
 
 
 def _settle(state: RunState, best: UnitResult, baseline: UnitResult, rows: list[dict[str, Any]],

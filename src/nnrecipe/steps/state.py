@@ -37,6 +37,8 @@ class RunState:
     journal: Journal = field(default_factory=lambda: Journal(None, {}))
     #: report callbacks for the final training: a function of the experiment giving recorders
     recorders: Any = None
+    #: the experiment trained as written (steps.baseline.Baseline), trained before the first training step
+    baseline: Any = None
 
     @property
     def device(self) -> torch.device:

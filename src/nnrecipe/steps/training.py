@@ -11,6 +11,7 @@ with the same arguments continues after the last saved epoch; since `fit` derive
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nnrecipe import knobs
 from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.data import Batch, LossFn
 from nnrecipe.engine.loop import Callback, EpochRecord, History, evaluate, fit, standard_step
@@ -48,8 +50,8 @@ def is_better(value: float, best: float | None, *, higher_is_better: bool) -> bo
 
 
 def model_factory(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Module]:
-    """The architecture a config describes: the experiment's own model, or a member of its model family, fed its
-    inputs at the config's resolution."""
+    """The architecture a config describes: the experiment's own `model` factory called with the config's knobs,
+    fed its inputs at the config's resolution."""
     factory = _architecture(exp, cfg)
     if cfg.resolution >= 1.0:
         return factory
@@ -62,17 +64,14 @@ def model_factory(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Modul
 
 
 def _architecture(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Module]:
-    if cfg.width is None and cfg.depth is None and not cfg.dropout:
+    if not cfg.knobs:
         return exp.model
-    family = exp.meta.get("model_family")
-    if family is None:
-        raise UsageError(
-            f"config {cfg.describe()!r} changes the model's size or dropout, which needs the experiment's "
-            "meta['model_family'](width=..., depth=..., dropout=...), but this experiment has none"
-        )
-    factory: Callable[[], nn.Module] = family(width=1.0 if cfg.width is None else cfg.width, depth=cfg.depth,
-                                              dropout=cfg.dropout)
-    return factory
+    declared = {k.name for k in knobs.declared(exp)}
+    unknown = [name for name in cfg.knobs if name not in declared]
+    if unknown:
+        raise UsageError(f"config {cfg.describe()!r} sets {', '.join(map(repr, unknown))}, which the experiment does "
+                         f"not declare in capacity or regularizers (declared: {', '.join(sorted(declared)) or 'none'})")
+    return functools.partial(exp.model, **cfg.knobs)
 
 
 def has_augmentation(exp: Experiment) -> bool:

@@ -1,8 +1,10 @@
 """Step 5, tune: random search on Optuna around the configuration step 4 settled on.
 
 "Random over grid search": each trial draws the learning rate and weight decay first (log-uniform), then the
-knobs step 4 found to matter (augmentation, dropout, label smoothing, width, batch size: those whose candidate
-moved the validation score by more than the noise margin, either way). The settled configuration itself is
+knobs step 4 found to matter (augmentation, label smoothing, batch size and the experiment's own knobs: those
+whose candidate moved the validation score by more than the noise margin, either way). The experiment's knobs
+are categorical: a regularizer knob draws from its values and the factory's default, a capacity knob from its
+settled value and the values next to it. The settled configuration itself is
 trial 0, so the study always holds the incumbent, trained under the same budget. Each trial reports its validation score
 every epoch and a trial far below the median of earlier trials at the same epoch is pruned.
 
@@ -25,7 +27,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +38,7 @@ import torch
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from nnrecipe import knobs
 from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.loop import Callback, EpochRecord
 from nnrecipe.engine.seeding import derive_seed
@@ -93,12 +96,11 @@ class SearchRanges:
     #: weight decay (decoupled, AdamW) drawn log-uniformly in this range; log-uniform cannot reach 0, and
     #: 1e-5 is as good as none for these models
     weight_decay: tuple[float, float] = (1e-5, 0.3)
-    #: dropout drawn uniformly in [0, dropout_max]
-    dropout_max: float = 0.3
     #: label smoothing drawn uniformly in [0, label_smoothing_max]
     label_smoothing_max: float = 0.2
-    #: width drawn log-uniformly in [width / width_span, width * width_span]
-    width_span: float = 2.0
+    #: a capacity knob draws from its settled value and this many of its values on either side (a model many
+    #: times larger than the one that fit is another study, and would cost the study most of its time)
+    capacity_steps: int = 1
 
 
 # -- the search space, as plain data (stored in the study so every worker draws from the same one)
@@ -137,14 +139,17 @@ class Param:
                    choices=tuple(data["choices"]), reason=data.get("reason", ""))
 
 
-#: step 4's candidate -> the TrainingConfig field it varies (both model-size candidates vary `width`)
-KNOBS = {"augment": "augment", "dropout": "dropout", "label-smoothing": "label_smoothing", "smaller-model": "width",
-         "larger-model": "width", "smaller-batch": "batch_size"}
+#: step 4's candidate -> the TrainingConfig field it varies, for tables written before each row said so ("varies")
+KNOBS = {"augment": "augment", "label-smoothing": "label_smoothing", "smaller-batch": "batch_size"}
+#: what the search space can vary besides lr and weight decay: these fields, and `knob:NAME` for the experiment's knobs
+SEARCHABLE = ("augment", "label_smoothing", "batch_size")
+KNOB = "knob:"
 
 
 def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_better: bool,
                       thresholds: RegularizeThresholds = NOISE) -> dict[str, str]:
-    """The fields whose step-4 candidate moved the validation score past the noise margin, either way, with why.
+    """What step-4 candidates varied when they moved the validation score past the noise margin, either way, with
+    why: configuration fields and `knob:NAME` for the experiment's own knobs.
 
     Each candidate was measured against the best configuration at the time it ran: the baseline, or the last
     candidate that was kept.
@@ -162,8 +167,10 @@ def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_
         name = str(row.get("change", "")).removesuffix(" (one-cycle)")  # a re-test under the final schedule counts
         moved = (improves(value, best, higher_is_better=higher_is_better, thresholds=thresholds)
                  or improves(best, value, higher_is_better=higher_is_better, thresholds=thresholds))
-        if name in KNOBS and moved:
-            found.setdefault(KNOBS[name], f"step 4: {name} moved val {metric} {best:.4g} -> {value:.4g}")
+        varies = row.get("varies", [KNOBS[name]] if name in KNOBS else [])
+        for field_name in varies if moved else ():
+            if field_name in SEARCHABLE or str(field_name).startswith(KNOB):
+                found.setdefault(field_name, f"step 4: {name} moved val {metric} {best:.4g} -> {value:.4g}")
         if row.get("kept"):
             best = float(value)
     return found
@@ -176,38 +183,53 @@ def applicable_knobs(exp: Experiment) -> dict[str, str]:
         found["augment"] = "the experiment has an augmentation"
     if label_smoothing_applies(exp) is None:
         found["label_smoothing"] = "the experiment trains with the standard cross-entropy"
-    if "model_family" in exp.meta:
-        found["dropout"] = "the experiment has a model family"
-        found["width"] = "the experiment has a model family"
+    for knob in knobs.declared(exp):
+        found[KNOB + knob.name] = f"the experiment declares it in {knob.role}"
     found["batch_size"] = "always applies"
     return found
 
 
-def search_space(base: TrainingConfig, knobs: Mapping[str, str], *,
+def search_space(base: TrainingConfig, wanted: Mapping[str, str], *, declared: Sequence[knobs.Knob] = (),
                  ranges: SearchRanges = SearchRanges()) -> list[Param]:
-    """Learning rate and weight decay first, then the given knobs (field -> reason)."""
+    """Learning rate and weight decay first, then the wanted knobs (name -> reason): augmentation, the
+    regularizer knobs, label smoothing, the capacity knobs, the batch size."""
     space = [Param("lr", "log", base.lr / ranges.lr_span, base.lr * ranges.lr_span, reason="always first"),
              Param("weight_decay", "log", *ranges.weight_decay, reason="always first")]
-    if "augment" in knobs:
-        space.append(Param("augment", "choice", choices=(False, True), reason=knobs["augment"]))
-    if "dropout" in knobs:
-        space.append(Param("dropout", "uniform", 0.0, ranges.dropout_max, reason=knobs["dropout"]))
-    if "label_smoothing" in knobs:
+    if "augment" in wanted:
+        space.append(Param("augment", "choice", choices=(False, True), reason=wanted["augment"]))
+    for knob in (k for k in declared if k.role == "regularizers" and KNOB + k.name in wanted):
+        space.append(Param(KNOB + knob.name, "choice", choices=knob.choices(), reason=wanted[KNOB + knob.name]))
+    if "label_smoothing" in wanted:
         space.append(Param("label_smoothing", "uniform", 0.0, ranges.label_smoothing_max,
-                           reason=knobs["label_smoothing"]))
-    if "width" in knobs:
-        width = 1.0 if base.width is None else base.width
-        space.append(Param("width", "log", width / ranges.width_span, width * ranges.width_span,
-                           reason=knobs["width"]))
-    if "batch_size" in knobs:
+                           reason=wanted["label_smoothing"]))
+    for knob in (k for k in declared if k.role == "capacity" and KNOB + k.name in wanted):
+        choices = _neighbours(knob, base.knobs.get(knob.name, knob.start), ranges.capacity_steps)
+        space.append(Param(KNOB + knob.name, "choice", choices=choices, reason=wanted[KNOB + knob.name]))
+    if "batch_size" in wanted:
         b = base.batch_size
         space.append(Param("batch_size", "choice", choices=tuple(sorted({max(1, b // 2), b, b * 2})),
-                           reason=knobs["batch_size"]))
+                           reason=wanted["batch_size"]))
     return space
 
 
+def _neighbours(knob: knobs.Knob, value: Any, steps: int) -> tuple[Any, ...]:
+    """`value` and up to `steps` of the knob's values on either side of it, smallest first."""
+    below: list[Any] = []
+    above: list[Any] = []
+    low = high = value
+    for _ in range(steps):
+        low = knob.down(low) if low is not None else None
+        high = knob.up(high) if high is not None else None
+        below += [] if low is None else [low]
+        above += [] if high is None else [high]
+    return (*reversed(below), value, *above)
+
+
 def trial_config(base: TrainingConfig, params: Mapping[str, Any]) -> TrainingConfig:
-    return base.replace(**params)
+    """The base configuration with a trial's draws: `knob:NAME` draws go into its knobs."""
+    fields = {k: v for k, v in params.items() if not k.startswith(KNOB)}
+    drawn = {k.removeprefix(KNOB): v for k, v in params.items() if k.startswith(KNOB)}
+    return base.replace(**fields, knobs={**base.knobs, **drawn}) if drawn else base.replace(**fields)
 
 
 class TrialSeededSampler(optuna.samplers.BaseSampler):
@@ -295,10 +317,10 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = Heartbeat()) 
         try:
             return _open_rdb(url, engine_kwargs, kwargs)
         except ImportError as exc:
-            raise UsageError(f"storage {redact(url)!r}: the database driver is not installed ({exc}); for "
-                             "PostgreSQL install psycopg2-binary") from exc
+            raise UsageError(f"storage {redact(url)!r}: the database driver is not installed "
+                             f"({scrub(str(exc), url)}); for PostgreSQL install psycopg2-binary") from None
         except Exception as exc:  # sqlalchemy's URL and connection errors: a usage error, not a traceback
-            raise UsageError(f"storage {redact(url)!r}: cannot open it: {exc}") from exc
+            raise UsageError(f"storage {redact(url)!r}: cannot open it: {scrub(str(exc), url)}") from None
 
 
 #: workers that start together on a new database race to create its schema; the losers retry
@@ -322,13 +344,23 @@ def _open_rdb(url: str, engine_kwargs: dict[str, Any], kwargs: dict[str, Any]) -
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for reports."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    """The URL with every secret it may carry masked, for errors and reports: the password of `user:pass@host`
+    (with or without a scheme) and `password=`/`token=`-like query parameters."""
+    import re
+
+    masked = re.sub(r"^((?:[A-Za-z][\w+.-]*://)?[^/@:?#]*):[^@/?#]*@", r"\1:***@", url)
+    return re.sub(r"(?i)([?&;](?:password|passwd|pwd|pass|secret|token|api_key|apikey|key)=)[^&;#]*", r"\1***", masked)
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (an exception's message, say) with the URL, and its password wherever it appears, masked."""
+    import re
+
+    text = text.replace(url, redact(url))
+    for secret in re.findall(r"^(?:[A-Za-z][\w+.-]*://)?[^/@:?#]*:([^@/?#]+)@", url) + re.findall(
+            r"(?i)[?&;](?:password|passwd|pwd|pass|secret|token|api_key|apikey|key)=([^&;#]+)", url):
+        text = text.replace(secret, "***")
+    return text
 
 
 @contextlib.contextmanager
@@ -391,8 +423,9 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, definition: Stud
 
 
 def _settled_value(base: TrainingConfig, name: str) -> Any:
-    value = getattr(base, name)
-    return 1.0 if name == "width" and value is None else value  # no width: the family's own size
+    if name.startswith(KNOB):
+        return base.knobs.get(name.removeprefix(KNOB))
+    return getattr(base, name)
 
 
 def _stored_definition(study: optuna.Study, fallback: StudyDefinition) -> StudyDefinition:
@@ -683,12 +716,15 @@ def definition_for(exp: Experiment, base: TrainingConfig, *, seed: int, tried: l
                    ranges: SearchRanges = SearchRanges()) -> StudyDefinition:
     """The study a run tunes: step 4's findings decide the knobs; without them, every knob that applies."""
     metric, higher = selection_metric(exp)
-    knobs = (knobs_that_matter(tried, metric=metric, higher_is_better=higher) if tried is not None
-             else applicable_knobs(exp))
-    if "model_family" not in exp.meta:  # width and dropout need the family to build the model
-        knobs = {k: v for k, v in knobs.items() if k not in ("width", "dropout")}
-    return StudyDefinition(base=base, space=tuple(search_space(base, knobs, ranges=ranges)), metric=metric,
-                           higher_is_better=higher, seed=seed)
+    wanted = (knobs_that_matter(tried, metric=metric, higher_is_better=higher) if tried is not None
+              else applicable_knobs(exp))
+    declared = knobs.declared(exp)
+    searched = [k for k in declared if KNOB + k.name in wanted]
+    # trial 0 is the settled configuration: each searched knob it leaves at the factory's default says so
+    settled = {k.name: k.default for k in searched if k.known_default and k.name not in base.knobs}
+    base = base.replace(knobs={**base.knobs, **settled}) if settled else base
+    return StudyDefinition(base=base, space=tuple(search_space(base, wanted, declared=declared, ranges=ranges)),
+                           metric=metric, higher_is_better=higher, seed=seed)
 
 
 def run_tune(state: RunState, *, sampler: str = "random", storage: str | None = None) -> StepResult:
@@ -807,14 +843,54 @@ def _settled_in(folder: Path | None, exp: Experiment) -> tuple[TrainingConfig, l
     return base, tried
 
 
-def run_workers(job: WorkerJob, *, workers: int) -> list[int]:
-    """`--workers N`: N processes on this machine, each a worker of the same study (the cores shared out)."""
+#: a worker process that dies (killed, out of memory) is replaced, up to this many times per worker asked for
+REPLACEMENTS_PER_WORKER = 3
+
+
+def run_workers(job: WorkerJob, *, workers: int, poll: float = 1.0) -> list[int]:
+    """`--workers N`: N processes on this machine, each a worker of the same study (the cores shared out).
+
+    The processes are watched, not waited on blindly: a worker that dies leaves its trial to the heartbeat (it
+    fails and is queued again once 3x overdue) and a new worker takes its place, so the study completes; one that
+    keeps dying ends the command with an error instead of a hang.
+    """
     import multiprocessing
 
     threads = job.threads or max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools and open connections
-    with context.Pool(workers) as pool:
-        return pool.map(worker_main, [_with_threads(job, threads)] * workers)
+    results = context.Queue()
+    job = _with_threads(job, threads)
+    running = [_start_worker(context, job, results) for _ in range(workers)]
+    replaced, done = 0, []
+    while running:
+        for proc in list(running):
+            proc.join(timeout=poll / max(len(running), 1))
+            if proc.exitcode is None:
+                continue
+            running.remove(proc)
+            if proc.exitcode == 0:
+                continue
+            if replaced >= REPLACEMENTS_PER_WORKER * workers:
+                for other in running:
+                    other.terminate()
+                raise UsageError(f"tune: worker processes keep dying (the last exited with code {proc.exitcode}, "
+                                 f"{replaced} replaced already); the study in {redact(job.storage)!r} keeps what "
+                                 "they finished")
+            replaced += 1
+            running.append(_start_worker(context, job, results))
+    while not results.empty():
+        done.append(results.get())
+    return done
+
+
+def _start_worker(context: Any, job: WorkerJob, results: Any) -> Any:
+    proc = context.Process(target=_worker_process, args=(job, results), daemon=False)
+    proc.start()
+    return proc
+
+
+def _worker_process(job: WorkerJob, results: Any) -> None:
+    results.put(worker_main(job))
 
 
 def _with_threads(job: WorkerJob, threads: int) -> WorkerJob:

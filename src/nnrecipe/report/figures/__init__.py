@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nnrecipe.report.figures import data, inputs, skeleton, steps, training
+from nnrecipe.report.figures import data, errors, inputs, look, skeleton, steps, training
 from nnrecipe.report.figures.base import Picture, Table, draw
 from nnrecipe.results import CheckResult, RunResult, StepResult
 
@@ -76,6 +76,33 @@ RUN_FIGURES: tuple[RunFigure, ...] = (
     RunFigure("layer_stats", "Activations and gradients per layer", "training", training.layer_statistics,
               "Per layer, on steps 0, 1, 3, 7, 15, ...: activation spread, dead units, gradient spread, and the "
               "size of the optimizer's step relative to the weights."),
+    # look at the data: `check`, `audit` and `run` (from the data profile)
+    RunFigure("look_at_data", "Random samples of every class and split", "look-at-data", look.montage,
+              "Samples drawn at random from each split, a few per class (per third of the target's range for "
+              "regression), decoded as data: look for wrong labels, odd preprocessing, classes that look alike."),
+    RunFigure("look_at_data", "The extremes of each property", "look-at-data", look.extremes,
+              "For each property of the samples (brightness and contrast of images; norm, mean, std, min and "
+              "max of vectors; length of sequences), the lowest and the highest sample of each class."),
+    # error analysis of the run's final model, on validation
+    RunFigure("error_analysis", "Confusion matrix and per-class scores", "error-analysis", errors.confusion,
+              "Rows are the target class, columns the predicted one; each row is shaded by the share of its "
+              "samples. Precision: of the samples predicted as a class, the share right; recall: of a class's "
+              "samples, the share found.", errors.summary),
+    RunFigure("error_analysis", "The most confident mistakes", "error-analysis", errors.mistakes,
+              "The validation samples the model got wrong with the highest confidence, with their inputs: a "
+              "wrong label, an ambiguous sample or a blind spot of the model."),
+    RunFigure("error_analysis", "Residuals against the target", "error-analysis", errors.residuals,
+              "Prediction minus target for every validation sample: a slope means the model pulls its "
+              "predictions toward the mean (or away), a shifted histogram a bias.", errors.summary),
+    RunFigure("error_analysis", "The worst residuals", "error-analysis", errors.worst_residuals,
+              "The validation samples the model is furthest off on, with their inputs."),
+    RunFigure("error_analysis", "Loss per position", "error-analysis", errors.positions,
+              "Mean cross-entropy and accuracy at each position of the validation sequences: the first "
+              "positions have the least context.", errors.summary),
+    RunFigure("error_analysis", "Tokens with the highest loss", "error-analysis", errors.hardest_tokens,
+              "Target tokens ranked by their mean loss on validation (seen at least 5 times)."),
+    RunFigure("error_analysis", "The worst predictions, in context", "error-analysis", errors.worst_positions,
+              "The validation positions with the highest loss, with the input up to them."),
 )
 
 
