@@ -300,6 +300,23 @@ def _symlink_loop(path: Path) -> Path:
     return path
 
 
+ROWS = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
+
+
+def _npz_damaged_member(path: Path) -> Path:
+    np.savez(path, x=np.random.default_rng(0).random((200, 4)), y=np.arange(200) % 2)
+    data = bytearray(path.read_bytes())
+    data[1000:1010] = bytes(10)  # inside x's bytes: the zip directory is intact, x's CRC is not
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _npy_as_npz(path: Path) -> Path:
+    with path.open("wb") as f:
+        np.save(f, np.zeros(5))
+    return path
+
+
 DATA_CASES: list[tuple[str, Callable[[Path], Path], list[str], tuple[str, ...]]] = [
     ("zero-byte csv", lambda d: _csv(d / "t.csv", ""), ["--target", "label"], ("t.csv", "empty")),
     ("header-only csv", lambda d: _csv(d / "t.csv", "a,b,label\n"), ["--target", "label"], ("t.csv", "no rows")),
@@ -323,6 +340,27 @@ DATA_CASES: list[tuple[str, Callable[[Path], Path], list[str], tuple[str, ...]]]
     ("nonexistent path", lambda d: d / "nowhere.csv", [], ("nowhere.csv",)),
     ("unknown suffix", lambda d: _csv(d / "data.xyz", "1,2"), [], ("data.xyz",)),
     ("symlink loop", lambda d: _symlink_loop(d / "loop"), [], ("loop",)),
+    # found while hardening the readers: each used to end in a traceback, or in every check erroring
+    ("ragged csv row", lambda d: _csv(d / "t.csv", "a,b,label\n" + ROWS + "1,2,3,4,5\n" + ROWS), ["--target", "label"],
+     ("t.csv", "expected 3 fields in line 42")),
+    ("latin-1 csv", lambda d: (d / "t.csv").write_bytes("a,label\ncafé,1\nthé,0\n".encode("latin-1")) and d / "t.csv",
+     ["--target", "label"], ("t.csv", "not utf-8")),
+    ("csv rows without a target", lambda d: _csv(d / "t.csv", "a,b,label\n" + ROWS + "1,2,\n"), ["--target", "label"],
+     ("t.csv", "empty in 1 row", "data row 41")),
+    ("csv of the target alone", lambda d: _csv(d / "t.csv", "label\n0\n1\n"), ["--target", "label"],
+     ("t.csv", "no input column")),
+    ("csv with unknown split names", lambda d: _csv(d / "t.csv", "a,label,split\n1,0,training\n2,1,valid\n"),
+     ["--target", "label"], ("t.csv", "'training'", "train, val, test")),
+    ("zero-byte npz", lambda d: _csv(d / "a.npz", ""), [], ("a.npz", "empty")),
+    ("npz with a damaged member", lambda d: _npz_damaged_member(d / "a.npz"), [], ("a.npz", "'x'", "crc")),
+    (".npy named .npz", lambda d: _npy_as_npz(d / "a.npz"), [], ("a.npz", "single array")),
+    ("pickle named .npz", lambda d: (d / "a.npz").write_bytes(__import__("pickle").dumps({"x": 1})) and d / "a.npz", [],
+     ("a.npz", "pickle")),
+    ("npz with text labels", lambda d: _npz(d / "a.npz", x=np.zeros((3, 2)), y=np.array(["a", "b", "a"])), [],
+     ("a.npz", "'y'", "np.unique")),
+    ("npz with x_val but no y_val", lambda d: _npz(d / "a.npz", x=np.zeros((5, 3)), y=np.zeros(5),
+                                                  x_val=np.zeros((2, 3))), [], ("a.npz", "x_val", "y_val")),
+    ("a device, not a file", lambda d: Path("/dev/null"), [], ("/dev/null", "neither a regular file nor a folder")),
 ]
 
 

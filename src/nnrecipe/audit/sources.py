@@ -16,6 +16,7 @@ the end of a sequence in next-token targets. Every data check leaves those posit
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nnrecipe.errors import DataError, UsageError
+from nnrecipe.errors import DataError, NnrecipeError, UsageError
 
 Kind = Literal["image", "signal", "vector", "tokens"]
 KINDS: tuple[Kind, ...] = ("image", "signal", "vector", "tokens")
 CHUNK = 4096
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+#: what a text folder holds; other files (notes, markdown, binaries) do not make a folder a text corpus
+TEXT_SUFFIXES = (".txt", ".text")
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,9 @@ def from_path(path: str | Path, *, target: str | None = None) -> AuditData:
             return _table(p, target)
         raise UsageError(f"audit: {str(p)!r} is a {suffix or 'suffix-less'} file; expected a .csv, .parquet or .npz "
                          "file, or a folder")
+    if not p.is_dir():
+        raise UsageError(f"audit: {str(p)!r} is neither a regular file nor a folder (a device, a socket or a pipe?); "
+                         "expected a .csv, .parquet or .npz file, or a folder")
     if target is not None:
         raise UsageError("audit: --target names the target column of a CSV or Parquet table, but "
                          f"{str(p)!r} is a folder")
@@ -226,19 +232,29 @@ def _split_dirs(root: Path) -> list[tuple[str, Path]]:
 
 
 def _folder(root: Path) -> AuditData:
-    splits = _split_dirs(root)
-    first = splits[0][1]
-    class_dirs = sorted(d for d in first.iterdir() if d.is_dir())
-    files = [f for d in class_dirs for f in d.iterdir() if f.is_file()]
-    if class_dirs and any(f.suffix.lower() in IMAGE_SUFFIXES for f in files):
-        return _image_folder(root, splits, [d.name for d in class_dirs])
-    texts = [f for f in first.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".text", ".md", "")]
-    if texts:
-        return _text_folder(root, splits)
-    raise UsageError(
+    try:
+        splits = _split_dirs(root)
+        first = splits[0][1]
+        class_dirs = sorted(d for d in first.iterdir() if d.is_dir())
+        files = [f for d in class_dirs for f in d.iterdir() if f.is_file()]
+        if class_dirs and any(f.suffix.lower() in IMAGE_SUFFIXES for f in files):
+            return _image_folder(root, splits, [d.name for d in class_dirs])
+        if any(_is_text(f) for f in first.rglob("*")):
+            return _text_folder(root, splits)
+        found = sorted(str(f.relative_to(first)) for f in first.rglob("*") if f.is_file())
+    except OSError as exc:  # a folder that cannot be listed (permissions, a vanished network mount)
+        raise DataError(f"audit: cannot read the folder {str(root)!r} ({type(exc).__name__}: {exc}); expected a "
+                        "readable folder of images (one sub-folder per class) or of .txt files") from None
+    held = (f"it holds {len(found)} other file{'s' if len(found) != 1 else ''} ({', '.join(found[:5])}"
+            f"{', ...' if len(found) > 5 else ''})" if found else "it holds no files")
+    raise DataError(
         f"audit: the folder {str(root)!r} holds neither images in one sub-folder per class "
-        f"({', '.join(IMAGE_SUFFIXES)}) nor text files (.txt); expected one of those"
+        f"({', '.join(IMAGE_SUFFIXES)}) nor text files ({', '.join(TEXT_SUFFIXES)}): {held}; expected one of those"
     )
+
+
+def _is_text(path: Path) -> bool:
+    return path.suffix.lower() in TEXT_SUFFIXES and path.is_file()
 
 
 def _image_folder(root: Path, splits: list[tuple[str, Path]], classes: list[str]) -> AuditData:
@@ -296,7 +312,7 @@ def _text_folder(root: Path, splits: list[tuple[str, Path]]) -> AuditData:
     """Text files as byte-level token sequences (vocabulary 256): one file is one sample."""
     out = []
     for name, folder in splits:
-        files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".txt", ".text", ".md", ""))
+        files = sorted(f for f in folder.rglob("*") if _is_text(f))
         out.append(Split(name, len(files), _text_stream(name, files), _text_fetch(files)))
     return AuditData(name=root.name, task="sequence", kind="tokens", splits=tuple(out), num_classes=256,
                      origin="text-folder")
@@ -329,27 +345,94 @@ def _text_stream(split: str, files: list[Path]) -> Callable[[int], Iterator[Chun
     return stream
 
 
+NPZ_EXPECTED = "an .npz archive written by numpy.savez with numeric arrays x (inputs) and y (targets)"
+
+
 def _npz(path: Path) -> AuditData:
-    with np.load(path, allow_pickle=False) as data:
-        keys = set(data.files)
-    missing = [k for k in ("x", "y") if k not in keys]
-    if missing:
-        raise UsageError(f"audit: {str(path)!r} has arrays {sorted(keys)}; expected arrays named 'x' (inputs) and "
-                         f"'y' (targets), and it lacks {', '.join(missing)}")
-    # mmap keeps a large uncompressed .npz on disk; compressed members are read once, still chunked afterwards
-    data = np.load(path, allow_pickle=False, mmap_mode="r")
-    x, y = data["x"], data["y"]
-    if len(x) != len(y):
-        raise DataError(f"audit: {str(path)!r} has {len(x)} inputs but {len(y)} targets; expected one target per input")
-    splits = [_array_split("train", x, y)]
-    for name in ("val", "test"):
-        if f"x_{name}" in keys and f"y_{name}" in keys:
-            splits.append(_array_split(name, data[f"x_{name}"], data[f"y_{name}"]))
+    # An .npz member cannot be memory-mapped (numpy reads it whole on access): each array is read once, here,
+    # and streamed in chunks from memory afterwards.
+    with _npz_open(path) as archive:
+        keys = set(archive.files)
+        missing = [k for k in ("x", "y") if k not in keys]
+        if missing:
+            raise UsageError(f"audit: {str(path)!r} has arrays {sorted(keys)}; expected arrays named 'x' (inputs) "
+                             f"and 'y' (targets), and it lacks {', '.join(missing)}")
+        x, y = _npz_pair(archive, path, "x", "y")
+        splits = [_array_split("train", x, y)]
+        for name in ("val", "test"):
+            present = [k for k in (f"x_{name}", f"y_{name}") if k in keys]
+            if len(present) == 1:
+                raise DataError(f"audit: {str(path)!r} has {present[0]!r} without its partner; expected both "
+                                f"x_{name} and y_{name} for a {name} split, or neither")
+            if present:
+                xs, ys = _npz_pair(archive, path, f"x_{name}", f"y_{name}")
+                if xs.shape[1:] != x.shape[1:]:
+                    raise DataError(f"audit: {str(path)!r} has x_{name} samples of shape {xs.shape[1:]} but x samples "
+                                    f"of shape {x.shape[1:]}; expected one sample shape in every split")
+                splits.append(_array_split(name, xs, ys))
     task, kind = _array_task(x, y)
     ignore = inferred_ignore_index(task, [y]) if task != "regression" else None
     num_classes = int(np.max(y)) + 1 if task != "regression" else None
     return AuditData(name=path.stem, task=task, kind=kind, splits=tuple(splits), num_classes=num_classes,
                      origin="npz", ignore_index=ignore)
+
+
+def _npz_open(path: Path) -> Any:
+    """The archive, opened without pickle; anything that is not a readable .npz is one DataError naming the file."""
+    if path.stat().st_size == 0:
+        raise DataError(f"audit: {str(path)!r} is empty (0 bytes); expected {NPZ_EXPECTED}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):  # a pickle file, not an archive of arrays
+            raise DataError(f"audit: {str(path)!r} is a Python pickle, which nnrecipe does not load: unpickling a "
+                            f"file can run any code it carries; expected {NPZ_EXPECTED}") from None
+        raise _npz_unreadable(path, exc) from None
+    except Exception as exc:  # BadZipFile (truncated), EOFError, OSError: the archive itself is broken
+        raise _npz_unreadable(path, exc) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"audit: {str(path)!r} holds a single array (an .npy file), not an archive of named arrays; "
+                        f"expected {NPZ_EXPECTED}: np.savez(path, x=inputs, y=targets)")
+    return archive
+
+
+def _npz_array(archive: Any, path: Path, key: str) -> np.ndarray:
+    """One member, read without pickle: object arrays are refused, a damaged member is one DataError."""
+    try:
+        array = archive[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise _npz_unreadable(path, exc, key) from None
+        raise DataError(
+            f"audit: {str(path)!r} stores {key!r} as an object array, which numpy can only load by unpickling it, and "
+            "unpickling a file can run any code it carries, so nnrecipe does not; expected numeric arrays: save "
+            f"{key} as one array of numbers (np.stack samples of one shape, or pad them)") from None
+    except Exception as exc:  # a corrupt member (BadZipFile: bad CRC, zlib.error, EOFError)
+        raise _npz_unreadable(path, exc, key) from None
+    if array.ndim == 0:
+        raise DataError(f"audit: {str(path)!r} has {key!r} as a single value; expected one entry per sample")
+    if array.dtype.kind not in "biuf":
+        hint = (": map class names to ids with np.unique(y, return_inverse=True)" if key.startswith("y")
+                and array.dtype.kind in "USO" else "")
+        raise DataError(f"audit: {str(path)!r} has {key!r} of dtype {array.dtype}; expected numbers (booleans, "
+                        f"integers or floats){hint}")
+    return array
+
+
+def _npz_pair(archive: Any, path: Path, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _npz_array(archive, path, x_key), _npz_array(archive, path, y_key)
+    if len(x) != len(y):
+        raise DataError(f"audit: {str(path)!r} has {len(x)} inputs in {x_key!r} but {len(y)} targets in {y_key!r}; "
+                        "expected one target per input")
+    if len(x) == 0:
+        raise DataError(f"audit: {str(path)!r} has no samples in {x_key!r}; expected at least one")
+    return x, y
+
+
+def _npz_unreadable(path: Path, exc: Exception, key: str | None = None) -> DataError:
+    what = f"its array {key!r} cannot be read" if key else "it cannot be read as an .npz archive"
+    return DataError(f"audit: {str(path)!r} is damaged: {what} ({type(exc).__name__}: {exc}); expected "
+                     f"{NPZ_EXPECTED}: is it a truncated copy?")
 
 
 def inferred_ignore_index(task: str, targets: Sequence[np.ndarray]) -> int | None:
@@ -389,7 +472,12 @@ def _array_stream(split: str, x: np.ndarray, y: np.ndarray) -> Callable[[int], I
     return stream
 
 
+SPLIT_NAMES = ("train", "val", "test")
+
+
 def _table(path: Path, target: str | None) -> AuditData:
+    if path.stat().st_size == 0:
+        raise DataError(f"audit: {str(path)!r} is empty (0 bytes); expected {_table_expected(path)}")
     columns = _table_columns(path)
     if target is None:
         raise UsageError(f"audit: {str(path)!r} is a table; name its target column with --target COLUMN "
@@ -400,67 +488,145 @@ def _table(path: Path, target: str | None) -> AuditData:
         raise UsageError(f"audit: the table {str(path)!r} has no column {target!r}{did_you_mean(target, columns)}; "
                          f"expected --target to name one of: {', '.join(columns[:20])}")
     features = [c for c in columns if c != target]
-    task, classes = _table_task(path, target)
     split_column = "split" if "split" in features else None
     if split_column:
         features.remove(split_column)
-    names = ("train", "val", "test") if split_column else ("train",)
-    splits = tuple(Split(name, _table_rows(path, split_column, name),
-                         _table_stream(path, name, target, features, classes, split_column)) for name in names)
-    splits = tuple(s for s in splits if s.size > 0)
+    scan = _table_scan(path, target, split_column)
+    _check_table(path, columns, target, features, split_column, scan)
+    task, classes = scan.task()
+    splits = tuple(Split(name, scan.rows[name], _table_stream(path, name, target, features, classes, split_column))
+                   for name in SPLIT_NAMES if scan.rows.get(name))
     return AuditData(name=path.stem, task=task, kind="vector", splits=splits,
                      num_classes=len(classes) if classes else None, class_names=classes, feature_names=features,
                      origin="table")
 
 
-def _table_columns(path: Path) -> list[str]:
+def _table_expected(path: Path) -> str:
     if path.suffix.lower() == ".csv":
-        import pandas as pd
+        return "a CSV file with a header row and at least one data row"
+    return "a Parquet file (as pandas.DataFrame.to_parquet writes) with at least one row"
 
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
-    import pyarrow.parquet as pq
 
-    return list(pq.ParquetFile(path).schema_arrow.names)
+@contextlib.contextmanager
+def _reading_table(path: Path) -> Iterator[None]:
+    """Every read of a table goes through here: a file pandas or pyarrow cannot parse becomes one DataError that
+    names it and says what was expected, wherever the read happens (the first look or a check's stream)."""
+    try:
+        yield
+    except NnrecipeError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"audit: {str(path)!r} cannot be read as a CSV file: it is not UTF-8 text (it holds "
+                        f"the byte 0x{exc.object[exc.start]:02x}), so it is a binary file "
+                        f"or text in another encoding; expected {_table_expected(path)}, saved as UTF-8") from None
+    except Exception as exc:  # pandas' ParserError and EmptyDataError, pyarrow's ArrowInvalid, OSError
+        kind = "a CSV file" if path.suffix.lower() == ".csv" else "a Parquet file"
+        hint = "" if path.suffix.lower() == ".csv" else ": a truncated copy, or another format saved as .parquet?"
+        raise DataError(f"audit: {str(path)!r} cannot be read as {kind} ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())}); expected {_table_expected(path)}{hint}") from None
+
+
+def _table_columns(path: Path) -> list[str]:
+    with _reading_table(path):
+        if path.suffix.lower() == ".csv":
+            import pandas as pd
+
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
 
 
 def _table_batches(path: Path, size: int, columns: list[str] | None = None) -> Iterator[Any]:
     """DataFrames of `size` rows, read lazily (pandas' chunked CSV reader; pyarrow's row-group batches)."""
-    if path.suffix.lower() == ".csv":
-        import pandas as pd
+    with _reading_table(path):
+        if path.suffix.lower() == ".csv":
+            import pandas as pd
 
-        yield from pd.read_csv(path, chunksize=size, usecols=columns)
-        return
-    import pyarrow.parquet as pq
+            yield from pd.read_csv(path, chunksize=size, usecols=columns)
+            return
+        import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=size, columns=columns):
-        yield batch.to_pandas()
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=size, columns=columns):
+            yield batch.to_pandas()
 
 
-def _table_task(path: Path, target: str) -> tuple[str, list[str] | None]:
-    """Classification when the target is text, boolean or few integers; else regression. One pass over the column."""
-    values: set[Any] = set()
-    numeric_float = False
-    for frame in _table_batches(path, 65536, [target]):
+#: more distinct integer targets than this make a regression; more distinct text targets are refused
+MAX_INTEGER_CLASSES = 50
+MAX_CLASSES = 1000
+
+
+@dataclass
+class _TableScan:
+    """What the one pass before the audit finds: rows per split, the target's values, the rows without one."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    values: set[Any] = field(default_factory=set)
+    numeric_float: bool = False
+    missing: int = 0
+    first_missing: int | None = None
+    other_splits: dict[str, int] = field(default_factory=dict)
+
+    def task(self) -> tuple[str, list[str] | None]:
+        """Classification when the target is text, boolean or few integers; else regression."""
+        integers = all(isinstance(v, (int, np.integer)) for v in self.values)
+        if self.numeric_float or len(self.values) > MAX_CLASSES or (integers and len(self.values) > MAX_INTEGER_CLASSES):
+            return "regression", None
+        return "classification", sorted(str(v) for v in self.values)
+
+
+def _table_scan(path: Path, target: str, split_column: str | None) -> _TableScan:
+    """A CSV is parsed whole here, every column: a ragged row or a byte that is not UTF-8 is found before the
+    audit starts, as one error, not as every check failing on the profile's pass. A Parquet file's footer (its
+    schema and row groups) is read when it is opened, and the scan reads the target and split columns only."""
+    scan = _TableScan()
+    seen = 0
+    columns = None if path.suffix.lower() == ".csv" else [target] + ([split_column] if split_column else [])
+    for frame in _table_batches(path, 65536, columns):
         col = frame[target]
+        absent = col.isna().to_numpy()
+        if absent.any() and scan.first_missing is None:
+            scan.first_missing = seen + int(np.argmax(absent)) + 1
+        scan.missing += int(absent.sum())
+        seen += len(frame)
         if col.dtype.kind == "f":
-            numeric_float = True
-            break
-        values.update(col.dropna().unique().tolist())
-        if len(values) > 1000:
-            break
-    if numeric_float or len(values) > 1000 or (all(isinstance(v, (int, np.integer)) for v in values) and len(values) > 50):
-        return "regression", None
-    return "classification", sorted(str(v) for v in values)
+            scan.numeric_float = True
+        elif not scan.numeric_float and len(scan.values) <= MAX_CLASSES:
+            scan.values.update(col.dropna().unique().tolist())
+        names = frame[split_column].astype(str) if split_column else None
+        for name, count in (names.value_counts().items() if names is not None else [("train", len(frame))]):
+            bucket = scan.rows if name in SPLIT_NAMES else scan.other_splits
+            bucket[str(name)] = bucket.get(str(name), 0) + int(count)
+    return scan
 
 
-def _table_rows(path: Path, split_column: str | None, name: str) -> int:
-    if split_column is None:
-        if path.suffix.lower() != ".csv":
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(path).metadata.num_rows)
-        return sum(len(f) for f in _table_batches(path, 65536, [_table_columns(path)[0]]))
-    return sum(int((f[split_column].astype(str) == name).sum()) for f in _table_batches(path, 65536, [split_column]))
+def _check_table(path: Path, columns: list[str], target: str, features: list[str], split_column: str | None,
+                 scan: _TableScan) -> None:
+    """What a table must hold to be audited: rows, a feature, a target in every row, known split names."""
+    where = f"the table {str(path)!r}"
+    if not sum(scan.rows.values()) and not scan.other_splits:
+        header = "a header row" if path.suffix.lower() == ".csv" else "columns"
+        raise DataError(f"audit: {where} has {header} ({', '.join(columns[:20])}) but no rows; "
+                        f"expected {_table_expected(path)}")
+    if not features:
+        raise DataError(f"audit: {where} has no input column besides the target {target!r}"
+                        f"{' and split' if split_column else ''}; expected at least one feature column")
+    if scan.missing:
+        raise DataError(f"audit: the target column {target!r} of {where} is empty in {scan.missing} row"
+                        f"{'s' if scan.missing != 1 else ''} (the first is data row {scan.first_missing}); expected a "
+                        "target in every row: drop or fill those rows")
+    if not scan.numeric_float and len(scan.values) > MAX_CLASSES and not all(
+            isinstance(v, (int, float, np.number)) for v in scan.values):
+        raise DataError(f"audit: the target column {target!r} of {where} holds over {MAX_CLASSES} distinct text "
+                        "values; expected class names (at most that many) or numbers")
+    if scan.other_splits:
+        other = ", ".join(f"{k!r} ({v} row{'s' if v != 1 else ''})" for k, v in sorted(scan.other_splits.items())[:5])
+        raise DataError(f"audit: the column 'split' of {where} names each row's split; expected the values "
+                        f"{', '.join(SPLIT_NAMES)}, but it also holds {other}; rename those values, or rename the "
+                        "column if it is a feature")
+    if not scan.rows.get("train"):
+        raise DataError(f"audit: the column 'split' of {where} marks no row 'train'; expected the training rows "
+                        "marked train (and val, test for the others)")
 
 
 def _table_stream(path: Path, split: str, target: str, features: list[str], classes: list[str] | None,
