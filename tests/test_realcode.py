@@ -40,3 +40,23 @@ def test_realcode_spec(path: Path) -> None:
     ok, lines = zoo.verdict(zoo.expectation(path), statuses, MAX_WARNS)
     assert ok, "; ".join(lines) + " | " + "; ".join(f"{k} ({statuses[k]}): {summaries[k]}" for k in statuses
                                                       if statuses[k] in ("fail", "error", "warn"))
+
+
+#: correct setups that also go through the whole recipe: a minGPT-style char model with padded, tuple-returning
+#: forward and its own step schedule, a one-logit BCE table, and a hand-written Huber regression
+RUN_WHOLE = ["correct_bce_scaler_breast_cancer", "correct_diabetes_huber", "correct_mingpt_chars"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("name", RUN_WHOLE)
+def test_a_quick_run_passes_every_gate_on_real_code(name: str, tmp_path: Path) -> None:
+    import nnrecipe as nr
+    from nnrecipe.steps.pipeline import run_pipeline
+
+    exp = nr.load_spec(str(Path(zoo.CORPORA["realcode"]) / f"{name}.py"))
+    result = run_pipeline(exp, device="cpu", budget="quick", out_dir=tmp_path)
+    assert [s.step for s in result.steps] == ["data", "skeleton", "overfit", "regularize", "tune", "squeeze"]
+    assert all(s.status != "fail" for s in result.steps), [(s.step, s.status, s.summary) for s in result.steps]
+    assert not [c.id for c in result.checks if c.status in ("fail", "error")]
+    assert result.scores["val"] and result.baseline

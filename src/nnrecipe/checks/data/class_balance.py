@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrecipe.checks.base import Check, Verdict
+from nnrecipe.checks.base import CannotRun, Check, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.data.common import profile_of, task_of
 
@@ -51,6 +51,8 @@ class ClassBalance(Check):
     def measure(self, ctx: CheckContext) -> dict[str, Any]:
         profile = profile_of(ctx)
         counts = {name: sp.class_counts for name, sp in profile.splits.items() if sp.class_counts is not None}
+        if not counts or not any(int(np.sum(c)) for c in counts.values()):
+            raise CannotRun("no sample could be read, so there are no classes to count (see corrupt)")
         width = max(len(c) for c in counts.values())
         counts = {k: np.pad(v, (0, width - len(v))) for k, v in counts.items()}
         train = counts.get("train", np.zeros(width, int))
