@@ -22,6 +22,8 @@ __all__ = [
     "init_final_bias",
     "load",
     "load_spec",
+    "testing",
+    "watch",
 ]
 
 _LAZY = {
@@ -36,9 +38,13 @@ _LAZY = {
     "load": "nnrecipe.loading",
     "check": "nnrecipe.runner",
     "init_final_bias": "nnrecipe.checks.skeleton.init_bias",
+    "watch": "nnrecipe.watching",
 }
+#: submodules of the public API, imported on first use (`nr.testing.assert_checks`)
+_LAZY_MODULES = {"testing": "nnrecipe.testing"}
 
 if TYPE_CHECKING:
+    from nnrecipe import testing
     from nnrecipe.checks.skeleton.init_bias import init_final_bias
     from nnrecipe.errors import DataError, NnrecipeError, SpecError
     from nnrecipe.experiment import Experiment
@@ -46,12 +52,15 @@ if TYPE_CHECKING:
     from nnrecipe.results import CheckResult, RunResult, StepResult
     from nnrecipe.runner import check
     from nnrecipe.spec import load_spec
+    from nnrecipe.watching import watch
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'nnrecipe' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module), name)

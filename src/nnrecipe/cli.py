@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="step 1 (data) and step 2 (skeleton and baselines) checks")
     check.add_argument("spec", help="spec file or built-in name")
     check.add_argument("--only", metavar="IDS", help="comma-separated check ids to run")
+    check.add_argument("--junit", metavar="PATH", help="also write the checks as JUnit XML, one testcase per check (CI)")
     check.add_argument("--fix-init", action="store_true",
                        help="set the model's final-layer bias to the data's prior (log class frequencies, target mean)")
     _common(check)
@@ -136,6 +137,10 @@ def _cmd_check(args: argparse.Namespace, console: Any) -> int:
     _destinations(args)
     experiment = _fixed_init(load_spec(args.spec), args)
     result = check(experiment, ids=ids, device=args.device, seed=args.seed, progress=TerminalProgress(console))
+    if args.junit:
+        from nnrecipe.testing import write_junit
+
+        write_junit(result, args.junit)
     return _finish(args, console, result)
 
 

@@ -62,6 +62,14 @@ class Experiment:
         _reject_unknown(changes)
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_lightning(cls, *, module: Callable[[], Any], datamodule: Any, name: str, **fields: Any) -> Experiment:
+        """The experiment of a LightningModule class (or factory) and a LightningDataModule: their model,
+        optimizer, scheduler, training step and datasets (see `nnrecipe.integrations.lightning`)."""
+        from nnrecipe.integrations.lightning import experiment_from_lightning
+
+        return experiment_from_lightning(module=module, datamodule=datamodule, name=name, **fields)
+
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
 _REQUIRED = ("name", "task", "train", "val", "model")

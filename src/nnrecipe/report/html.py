@@ -52,7 +52,15 @@ SECTIONS: dict[str, Section] = {
     "squeeze": Section("6", "squeeze", "Squeeze out the juice", "Ensembles, and leave it training."),
     "training": Section("·", "final training", "Final training",
                         "The run's final model trained for its planned epochs, observed from the inside."),
+    "error-analysis": Section("·", "error analysis", "Error analysis",
+                              "Look at the network's (mis)predictions and understand where they might be coming "
+                              "from.", anchor="error-analysis"),
 }
+
+#: the "training" section of a loop watched with `nr.watch` (its checks and curves)
+WATCHED = Section("·", "training", "Training, watched",
+                  "Your own training loop, observed from the inside: the loss, the learning rate, the gradients "
+                  "and what enters the net, checked while it runs.")
 
 #: numbers longer than this are shown abbreviated (the JSON document keeps them whole)
 LIST_SHOWN = 8
@@ -110,7 +118,7 @@ def _overall(result: RunResult) -> str:
 def _section(stage: str, result: RunResult, run_pictures: Any) -> dict[str, Any]:
     from nnrecipe.report.figures import page_artifacts
 
-    meta = SECTIONS[stage]
+    meta = WATCHED if stage == "training" and result.command == "watch" else SECTIONS[stage]
     step = next((s for s in result.steps if s.step == stage), None)
     checks = [(i, c) for i, c in enumerate(result.checks) if c.stage == stage]
     artifacts = page_artifacts(result)  # with `check`, the short run's input batch
@@ -156,12 +164,14 @@ def _safe_picture(fn: Any, item: Any) -> Picture | None:
         return Picture(str(getattr(item, "id", "")), note=f"no picture ({type(exc).__name__}: {exc})")
 
 
-def _check_title(check_id: str) -> str:
+def _check_title(check_id: str, stage: str = "") -> str:
     try:
         from nnrecipe.checks.registry import CHECKS
+        from nnrecipe.watching.checks.registry import WATCH_CHECKS
     except Exception:  # a broken registry must not break the page
         return check_id
-    cls = CHECKS.get(check_id)
+    # the online checks of `nr.watch` (stage "training") share some ids with step-2 checks
+    cls = WATCH_CHECKS.get(check_id) if stage == "training" else CHECKS.get(check_id)
     return (cls.title if cls is not None and cls.title else check_id)
 
 

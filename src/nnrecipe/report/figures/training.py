@@ -12,35 +12,44 @@ from nnrecipe.report.figures.base import label_names, log_scale_if_positive, new
 
 
 def history(h: Any) -> Any:
-    """Train loss per step (and smoothed), full-validation loss and metrics per epoch, the lr per step."""
+    """Train loss per step (and smoothed), full-validation loss and metrics per epoch, the lr per step.
+
+    A watched loop (`nr.watch`) gives the step of every value (`loss_steps`, `lr_steps`, `val_steps`): its
+    validation losses come on the steps it evaluated, not once per epoch."""
     losses = list(getattr(h, "step_losses", []) or [])
     if not losses:
         return None
     epochs = list(getattr(h, "epochs", []) or [])
     steps_per_epoch = len(losses) / max(len(epochs), 1)
     epoch_end = [(i + 1) * steps_per_epoch for i in range(len(epochs))]
+    watched = getattr(h, "loss_steps", None) is not None
+    if watched:
+        steps_per_epoch = max(2.0, len(losses) / 10)  # the smoothing window: a tenth of the run
+        epoch_end = [s + 1 for s in h.val_steps]
     metrics = sorted({k for e in epochs for k in e.val if k != "loss"})
     fig = new_figure(height=3.4)
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 1], width_ratios=[1.6, 1])
     ax_loss = fig.add_subplot(grid[0, 0])
     ax_lr = fig.add_subplot(grid[1, 0], sharex=ax_loss)
     ax_metric = fig.add_subplot(grid[:, 1])
-    steps = np.arange(1, len(losses) + 1)
+    steps = np.asarray(h.loss_steps) + 1 if watched else np.arange(1, len(losses) + 1)
     ax_loss.plot(steps, losses, color="#0969da", alpha=0.25, lw=0.8)
     ax_loss.plot(steps, smooth(losses, max(1, int(steps_per_epoch // 2))), color="#0969da", lw=1.8, label="train (per step, smoothed)")
     val_loss = [e.val.get("loss", np.nan) for e in epochs]
     if epochs and np.isfinite(val_loss).any():
-        ax_loss.plot(epoch_end, val_loss, "-o", ms=3, color="#cf222e", label="validation (whole split, per epoch)")
+        ax_loss.plot(epoch_end, val_loss, "-o", ms=3, color="#cf222e",
+                     label="validation (as logged)" if watched else "validation (whole split, per epoch)")
     log_scale_if_positive(ax_loss, losses + [v for v in val_loss if np.isfinite(v)])
     ax_loss.set(ylabel="loss", title="loss curves")
     ax_loss.legend()
-    ax_lr.plot(np.arange(1, len(h.step_lrs) + 1), h.step_lrs, color="#8250df")
+    ax_lr.plot(np.asarray(h.lr_steps) + 1 if watched else np.arange(1, len(h.step_lrs) + 1), h.step_lrs,
+               color="#8250df")
     ax_lr.set_ylim(0, max(h.step_lrs, default=0) * 1.15 or 1.0)
     ax_lr.set(xlabel="step", ylabel="learning rate")
     for metric in metrics:
-        ax_metric.plot([e.epoch + 1 for e in epochs], [e.val.get(metric, np.nan) for e in epochs], "-o", ms=3,
-                       label=f"validation {metric}")
-    ax_metric.set(xlabel="epoch", title="validation metrics" if metrics else "no validation metrics")
+        ax_metric.plot(epoch_end if watched else [e.epoch + 1 for e in epochs],
+                       [e.val.get(metric, np.nan) for e in epochs], "-o", ms=3, label=f"validation {metric}")
+    ax_metric.set(xlabel="step" if watched else "epoch", title="validation metrics" if metrics else "no validation metrics")
     if metrics:
         ax_metric.legend()
     return fig

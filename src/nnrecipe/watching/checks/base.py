@@ -1,0 +1,87 @@
+"""The protocol of an online check: it *measures* plain numbers from a `WatchRecord`, then a pure function
+*judges* them against named thresholds, as every nnrecipe check does (see `nnrecipe.checks.base`).
+
+A watch check never touches torch: the watcher has already turned what it saw into numbers. The same check
+runs during training (on sampled steps, so a finding reaches the log when it happens) and once more at the
+end on everything that was seen, which is the verdict the result document keeps.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, cast
+
+from nnrecipe.checks.base import NoThresholds, Verdict
+from nnrecipe.results import CheckResult, Stage
+from nnrecipe.watching.record import WatchRecord
+
+#: the stage every watch check reports under (CONTRACT §4); the report shows it as its "training" section
+TRAINING = cast(Stage, "training")
+
+__all__ = ["TRAINING", "Verdict", "WatchCheck", "noise", "robust_std", "run_watch_check", "window_median"]
+
+
+class WatchCheck:
+    """Base class of the online checks. Subclasses set `id`, `title`, `Thresholds` and implement the methods."""
+
+    id: ClassVar[str]
+    title: ClassVar[str] = ""
+    Thresholds: ClassVar[type] = NoThresholds
+    #: judged during training only once the loop has taken this many steps (the final verdict always runs)
+    online_after: ClassVar[int] = 1
+
+    def __init__(self, thresholds: Any = None) -> None:
+        self.thresholds = thresholds if thresholds is not None else self.Thresholds()
+
+    def applies(self, record: WatchRecord) -> str | None:
+        """A reason to skip this check for what was seen, or None when it applies."""
+        return None
+
+    def measure(self, record: WatchRecord) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def judge(self, measured: Mapping[str, Any], thresholds: Any) -> Verdict:
+        raise NotImplementedError
+
+
+def run_watch_check(check: WatchCheck, record: WatchRecord) -> CheckResult:
+    """One check on a record: skip, or measure then judge; a check that raises becomes an `error` row."""
+    started = time.perf_counter()
+    try:
+        reason = check.applies(record)
+        if reason is not None:
+            return CheckResult(check.id, TRAINING, "skip", reason, seconds=time.perf_counter() - started)
+        measured = check.measure(record)
+        verdict = check.judge(measured, check.thresholds)
+    except Exception as exc:  # a broken check is a row in the report, never a broken training loop
+        return CheckResult(check.id, TRAINING, "error", f"the check itself broke: {type(exc).__name__}: {exc}",
+                           evidence={"traceback": traceback.format_exc(limit=6)},
+                           seconds=time.perf_counter() - started)
+    evidence = {k: v for k, v in measured.items() if not k.startswith("_")}
+    evidence.update(verdict.evidence)
+    return CheckResult(check.id, TRAINING, verdict.status, verdict.summary, evidence=evidence,
+                       fix=verdict.fix if verdict.status != "pass" else None,
+                       seconds=time.perf_counter() - started, artifacts=measured.get("_artifacts", {}))
+
+
+def window_median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if len(values) else float("nan")
+
+
+def robust_std(values: Sequence[float]) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation of the bulk, deaf to outliers."""
+    if not len(values):
+        return 0.0
+    centre = statistics.median(values)
+    return 1.4826 * statistics.median([abs(v - centre) for v in values])
+
+
+def noise(values: Sequence[float]) -> float:
+    """The step-to-step noise of a series (its standard deviation, robustly): the robust spread of its first
+    differences, over sqrt(2). Differencing cancels a slow trend, the median ignores the odd spike."""
+    if len(values) < 3:
+        return 0.0
+    return robust_std([b - a for a, b in zip(values, values[1:], strict=False)]) / 2**0.5
