@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Status = Literal["pass", "warn", "fail", "skip", "error"]
-Stage = Literal["data", "skeleton", "overfit", "regularize", "tune", "squeeze"]
+#: the recipe's six steps, and "training": the stage of the checks `nr.watch` runs on a loop it observes
+Stage = Literal["data", "skeleton", "overfit", "regularize", "tune", "squeeze", "training"]
 STAGES: tuple[Stage, ...] = ("data", "skeleton", "overfit", "regularize", "tune", "squeeze")
 STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "skip", "error")
 

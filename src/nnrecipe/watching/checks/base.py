@@ -12,14 +12,14 @@ import statistics
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from nnrecipe.checks.base import NoThresholds, Verdict
 from nnrecipe.results import CheckResult, Stage
 from nnrecipe.watching.record import WatchRecord
 
 #: the stage every watch check reports under (CONTRACT §4); the report shows it as its "training" section
-TRAINING = cast(Stage, "training")
+TRAINING: Stage = "training"
 
 __all__ = ["TRAINING", "Verdict", "WatchCheck", "noise", "robust_std", "run_watch_check", "window_median"]
 
