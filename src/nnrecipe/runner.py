@@ -7,10 +7,9 @@ global random state saved and restored, so nothing the checks do leaks into the 
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Iterable, Sequence
 
-from nnrecipe.checks.base import CannotRun, Check
+from nnrecipe.checks.base import CannotRun, Check, check_result, error_result
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.errors import UsageError, did_you_mean
@@ -45,26 +44,9 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     except CannotRun as reason:
         return CheckResult(check.id, check.stage, "skip", str(reason), seconds=time.perf_counter() - started)
     except Exception as exc:  # a broken check is a row in the report, never an abort
-        return CheckResult(
-            check.id,
-            check.stage,
-            "error",
-            f"the check itself broke: {type(exc).__name__}: {exc}",
-            evidence={"traceback": traceback.format_exc(limit=6)},
-            seconds=time.perf_counter() - started,
-        )
-    evidence = {k: v for k, v in measured.items() if not k.startswith("_")}
-    evidence.update(verdict.evidence)
-    return CheckResult(
-        check.id,
-        check.stage,
-        verdict.status,
-        verdict.summary,
-        evidence=evidence,
-        fix=verdict.fix if verdict.status != "pass" else None,
-        seconds=time.perf_counter() - started,
-        artifacts=check.artifacts(measured),
-    )
+        return error_result(check.id, check.stage, exc, seconds=time.perf_counter() - started)
+    return check_result(check.id, check.stage, measured, verdict, seconds=time.perf_counter() - started,
+                        artifacts=check.artifacts(measured))
 
 
 def _blocked(check: Check, ctx: CheckContext) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from nnrecipe.results import Stage, Status
+from nnrecipe.results import CheckResult, Stage, Status
 
 if TYPE_CHECKING:
     from nnrecipe.checks.context import CheckContext
@@ -64,3 +64,21 @@ class Check:
     def artifacts(self, measured: Mapping[str, Any]) -> Mapping[str, Any]:
         """In-memory material for the report's picture of this check (not part of the JSON)."""
         return measured.get("_artifacts", {})
+
+
+def check_result(check_id: str, stage: Stage, measured: Mapping[str, Any], verdict: Verdict, *, seconds: float,
+                 artifacts: Mapping[str, Any]) -> CheckResult:
+    """The result row of a measured and judged check: the measured numbers (not the `_private` ones) and the
+    verdict's own as evidence, the fix only when it did not pass."""
+    evidence = {k: v for k, v in measured.items() if not k.startswith("_")}
+    evidence.update(verdict.evidence)
+    return CheckResult(check_id, stage, verdict.status, verdict.summary, evidence=evidence,
+                       fix=verdict.fix if verdict.status != "pass" else None, seconds=seconds, artifacts=artifacts)
+
+
+def error_result(check_id: str, stage: Stage, exc: Exception, *, seconds: float) -> CheckResult:
+    """The row of a check that broke: its message, and the traceback in the evidence."""
+    import traceback
+
+    return CheckResult(check_id, stage, "error", f"the check itself broke: {type(exc).__name__}: {exc}",
+                       evidence={"traceback": traceback.format_exc(limit=6)}, seconds=seconds)

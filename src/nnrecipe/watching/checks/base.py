@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import statistics
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from nnrecipe.checks.base import NoThresholds, Verdict
+from nnrecipe.checks.base import NoThresholds, Verdict, check_result, error_result
 from nnrecipe.results import CheckResult, Stage
 from nnrecipe.watching.record import WatchRecord
 
@@ -57,14 +56,9 @@ def run_watch_check(check: WatchCheck, record: WatchRecord) -> CheckResult:
         measured = check.measure(record)
         verdict = check.judge(measured, check.thresholds)
     except Exception as exc:  # a broken check is a row in the report, never a broken training loop
-        return CheckResult(check.id, TRAINING, "error", f"the check itself broke: {type(exc).__name__}: {exc}",
-                           evidence={"traceback": traceback.format_exc(limit=6)},
-                           seconds=time.perf_counter() - started)
-    evidence = {k: v for k, v in measured.items() if not k.startswith("_")}
-    evidence.update(verdict.evidence)
-    return CheckResult(check.id, TRAINING, verdict.status, verdict.summary, evidence=evidence,
-                       fix=verdict.fix if verdict.status != "pass" else None,
-                       seconds=time.perf_counter() - started, artifacts=measured.get("_artifacts", {}))
+        return error_result(check.id, TRAINING, exc, seconds=time.perf_counter() - started)
+    return check_result(check.id, TRAINING, measured, verdict, seconds=time.perf_counter() - started,
+                        artifacts=measured.get("_artifacts", {}))
 
 
 def window_median(values: Sequence[float]) -> float:
