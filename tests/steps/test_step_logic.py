@@ -141,3 +141,11 @@ def test_fit_means_near_perfect_training_accuracy_or_a_clear_generalization_gap(
     regression = fit_test(toy.regression(), OverfitThresholds())
     assert regression({"loss": 0.01}, {"loss": 0.012})  # R^2 ~ 0.99 on targets of unit variance
     assert not regression({"loss": 0.30}, {"loss": 0.35})
+
+
+def test_overfit_judge_warns_when_the_only_model_does_not_fit_and_there_is_nothing_larger() -> None:
+    """No capacity knob: nothing larger to try, so not fitting in the step's budget is a warn, not a closed gate."""
+    status, summary = judge([_row("the experiment's own model", 0.4, fit=False)], epochs=40, larger=False)
+    assert status == "warn" and "no capacity knob" in summary
+    status, _ = judge([_row("the experiment's own model", 0.4, fit=False)], epochs=40, larger=True)
+    assert status == "fail"

@@ -144,12 +144,21 @@ def flag_rungs(train_losses: list[float], *, min_loss_drop: float) -> list[bool]
     return flags[: len(train_losses)]
 
 
-def judge(rows: list[dict[str, Any]], *, epochs: int) -> tuple[str, str]:
-    """(status, summary) from the ladder's rows: pass when some rung fit the training set."""
+def judge(rows: list[dict[str, Any]], *, epochs: int, larger: bool = True) -> tuple[str, str]:
+    """(status, summary) from the ladder's rows: pass when some rung fit the training set.
+
+    "If we are not able to reach a low error rate with any model at all" is the recipe's alarm: a fail needs a
+    ladder that tried larger models (`larger`). The experiment's own model alone, with no capacity knob to
+    climb, not fitting the training set in the step's budget is a warn: it says what to declare, and the run
+    goes on with that model.
+    """
     tried = "; ".join(f"{r['model']}: train loss {r['train_loss']:.3g}" for r in rows)
     fitted = [r for r in rows if r["fit"] and r.get("resolution", 1.0) >= 1.0]  # the run goes on at full resolution
     flagged = [r["model"] for r in rows if r["flag"]]
     note = f"; flagged (did not lower the training loss): {', '.join(flagged)}" if flagged else ""
+    if not fitted and not larger:
+        return "warn", (f"the experiment's own model did not fit the training set within {epochs} epochs ({tried}), "
+                        f"and it declares no capacity knob for a larger one{note}")
     if not fitted:
         return "fail", f"no rung fit the training set within {epochs} epochs; tried {tried}{note}"
     first = fitted[0]
@@ -174,13 +183,16 @@ def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThreshol
     flags = flag_rungs([r["train_loss"] for r in rows], min_loss_drop=thresholds.min_loss_drop)
     for row, flag in zip(rows, flags, strict=True):
         row["flag"] = flag
-    status, summary = judge(rows, epochs=budget.overfit_epochs)
+    larger = bool(knobs.declared(exp, "capacity"))
+    status, summary = judge(rows, epochs=budget.overfit_epochs, larger=larger)
     fitted = [u for u, r in zip(units, rows, strict=True) if r["fit"] and u.config.resolution >= 1.0]
+    if not fitted and not larger and units:  # the only model there is goes on to step 4
+        fitted = [units[-1]]
     if fitted:  # the fitted model is the run's model until step 4 settles on a better one
         state.config = fitted[0].config
         state.model, _ = load_unit(state, fitted[0])
     details = {"ladder": rows, "optimizer": f"Adam lr {RECIPE_LR:g}, constant", "max_epochs": budget.overfit_epochs}
-    if status == "fail":
+    if status != "pass":
         more = ("declare capacity knobs (capacity={...}: keyword parameters of the model factory) for the ladder "
                 "to climb" if not knobs.declared(exp, "capacity") else "--budget long climbs more rungs")
         details["fix"] = ("no model fit the training set: look for a bug first (labels, loss, learning rate), then "
