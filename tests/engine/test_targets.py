@@ -97,3 +97,8 @@ def test_every_skeleton_check_runs_on_padded_targets_without_error() -> None:
     result = nr.check(sequence(-1, batch_size=16, optimizer=adam), stages=("skeleton",), device="cpu")
     broken = {c.id: c.summary for c in result.checks if c.status in ("error", "fail")}
     assert not broken, broken
+
+
+def test_a_loss_that_reads_no_output_does_not_make_a_class_look_like_padding() -> None:
+    clamped = lambda o, y: seq_ce(o, y, -100).clamp(max=0.5)  # noqa: E731  (flat where it is clamped)
+    assert ignore_index(sequence(0, loss=clamped)) is None

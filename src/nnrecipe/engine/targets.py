@@ -103,17 +103,22 @@ def _probe_skipped_value(exp: Experiment, targets: torch.Tensor) -> int | None:
         base = float(exp.loss(out, sample))
     except Exception:  # the loss does not take these outputs: nothing can be learned about it here
         return None
+    def moves(where: torch.Tensor) -> bool | None:
+        """Whether changing the outputs at `where` changes the loss (None: the loss refused them)."""
+        moved = out.clone()
+        moved[where] += 5 * torch.randn(moved[where].shape, generator=gen)
+        try:
+            return abs(float(exp.loss(moved, sample)) - base) > PROBE_TOLERANCE * max(abs(base), 1.0)
+        except Exception:
+            return None
+
     for value in values[counts.argsort(descending=True)][:PROBED_VALUES].tolist():
         where = sample == value
         if bool(where.all()):
             continue
-        moved = out.clone()
-        moved[where] += 5 * torch.randn(moved[where].shape, generator=gen)
-        try:
-            changed = abs(float(exp.loss(moved, sample)) - base)
-        except Exception:
-            return None
-        if changed <= PROBE_TOLERANCE * max(abs(base), 1.0):
+        # skipped: the loss ignores these positions but reads the others (a clamped or constant loss reads none,
+        # and must not make a real class look like padding)
+        if moves(where) is False and moves(~where) is True:
             return int(value)
     return None
 
