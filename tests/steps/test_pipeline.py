@@ -102,9 +102,19 @@ def test_a_model_that_cannot_fit_fails_step_3_with_what_was_tried() -> None:
     # labels independent of the inputs, a model of 36 parameters: nothing to fit, no capacity to memorize
     g = torch.Generator().manual_seed(0)
     noise = torch.utils.data.TensorDataset(torch.randn(256, 8, generator=g), torch.randint(0, 4, (256,), generator=g))
-    exp = toy.classification(train=noise, model=lambda: torch.nn.Linear(8, 4))
+    def tiny(width: int = 2) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.Linear(width, 4))
+
+    # with capacity knobs the ladder tries larger models, and none fits: the recipe's alarm
+    exp = toy.classification(train=noise, model=tiny, capacity={"width": [1, 2, 3]})
     result = run_pipeline(exp, device="cpu", budget="quick", force=True)
     overfit = next(s for s in result.steps if s.step == "overfit")
     assert overfit.status == "fail"
+    assert "train loss" in overfit.summary and len(overfit.details["ladder"]) >= 2
+    assert not any(row["fit"] for row in overfit.details["ladder"])
+    # the experiment's own model alone, with nothing larger to try: a warn that says what to declare
+    alone = run_pipeline(toy.classification(train=noise, model=lambda: torch.nn.Linear(8, 4)), device="cpu",
+                         budget="quick", force=True, until="overfit")
+    overfit = next(s for s in alone.steps if s.step == "overfit")
+    assert overfit.status == "warn" and "no capacity knob" in overfit.summary
     assert "the experiment's model: train loss" in overfit.summary
-    assert overfit.details["ladder"][0]["fit"] is False
