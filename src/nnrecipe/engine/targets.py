@@ -98,17 +98,19 @@ def _probe_skipped_value(exp: Experiment, targets: torch.Tensor) -> int | None:
     values, counts = torch.unique(sample, return_counts=True)
     gen = torch.Generator().manual_seed(0)
     out = torch.randn((*sample.shape, classes), generator=gen)
-    assert exp.loss is not None
+    loss = exp.loss
+    assert loss is not None
     try:
-        base = float(exp.loss(out, sample))
+        base = float(loss(out, sample))
     except Exception:  # the loss does not take these outputs: nothing can be learned about it here
         return None
+
     def moves(where: torch.Tensor) -> bool | None:
         """Whether changing the outputs at `where` changes the loss (None: the loss refused them)."""
         moved = out.clone()
         moved[where] += 5 * torch.randn(moved[where].shape, generator=gen)
         try:
-            return abs(float(exp.loss(moved, sample)) - base) > PROBE_TOLERANCE * max(abs(base), 1.0)
+            return abs(float(loss(moved, sample)) - base) > PROBE_TOLERANCE * max(abs(base), 1.0)
         except Exception:
             return None
 
