@@ -73,12 +73,6 @@ def load_spec_file(path: Path) -> Experiment:
 
 def check_model_factory(exp: Experiment) -> None:
     """The model factory must build an nn.Module: a factory that raises is a spec error, not a failed check."""
-    import torch.nn as nn
+    from nnrecipe.engine.preflight import build_model
 
-    try:
-        model = exp.model()
-    except Exception as exc:
-        raise SpecError(f"Experiment field 'model': calling the model factory raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(model, nn.Module):
-        raise SpecError(f"Experiment field 'model': expected the factory to return a torch nn.Module, but it returned a "
-                        f"{type(model).__name__}")
+    build_model(exp)

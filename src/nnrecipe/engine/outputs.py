@@ -57,6 +57,18 @@ def output_space(out: torch.Tensor, task: str, num_classes: int | None) -> str:
     return "logits"
 
 
+def expected_output_shape(task: str, y: torch.Tensor, num_classes: int | None) -> list[int]:
+    """(B, C) logits for C classes, (B, T, V) for sequences, the target's own shape for regression."""
+    if task == "regression":
+        return list(y.shape)
+    return [*y.shape, num_classes or 0]
+
+
+def one_binary_logit(task: str, got: list[int], want: list[int]) -> bool:
+    """Two classes as one logit per sample: (B,) or (B, 1) where (B, 2) is expected."""
+    return task == "classification" and want[-1] == 2 and got in (want[:-1], [*want[:-1], 1])
+
+
 def _describe(raw: Any) -> str:
     if isinstance(raw, (tuple, list)):
         inner = ", ".join(type(v).__name__ for v in raw[:4])

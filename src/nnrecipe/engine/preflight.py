@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from nnrecipe.engine.data import collate, make_optimizer, tensors_of
-from nnrecipe.engine.outputs import prediction
+from nnrecipe.engine.outputs import expected_output_shape, one_binary_logit, prediction
 from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.engine.targets import ignore_index, infer_num_classes, split_targets
 from nnrecipe.errors import SpecError
@@ -92,11 +92,10 @@ def _runs(exp: Experiment, device: torch.device) -> str | None:
 
     x, y = take(exp.train, torch.arange(min(3, len(exp.train))))
     x, y = x.to(device), y.to(device)
-    model = _build(exp).to(device)
+    model = build_model(exp).to(device)
     out = _forward(model, x)
-    want = expected_output_shape(exp, y)
-    fits = list(out.shape) == want or (exp.task == "classification" and want[-1] == 2
-                                       and list(out.shape) in (want[:-1], [*want[:-1], 1]))
+    want = expected_output_shape(exp.task, y, infer_num_classes(exp))
+    fits = list(out.shape) == want or one_binary_logit(exp.task, list(out.shape), want)
     try:
         # two batch sizes: a loss that broadcasts (B, C) against (B,) can run when B == C, never for both
         loss = _loss(loss_fn(exp), out, y)
@@ -119,11 +118,12 @@ def _runs(exp: Experiment, device: torch.device) -> str | None:
             raise SpecError(f"Experiment field 'scheduler': calling it on the optimizer raised "
                             f"{type(exc).__name__}: {exc}") from exc
     if exp.train_step is not None:
-        _step(exp, _build(exp).to(device), (x, y))
+        _step(exp, build_model(exp).to(device), (x, y))
     return None
 
 
-def _build(exp: Experiment) -> Any:
+def build_model(exp: Experiment) -> Any:
+    """A model from the factory, or a SpecError naming the factory's failure."""
     try:
         model = exp.model()
     except Exception as exc:
@@ -133,13 +133,6 @@ def _build(exp: Experiment) -> Any:
         raise SpecError(f"Experiment field 'model': expected the factory to return a torch nn.Module, but it "
                         f"returned a {type(model).__name__}")
     return model
-
-
-def expected_output_shape(exp: Experiment, y: torch.Tensor) -> list[int]:
-    """(B, C) logits for C classes, (B, T, V) for sequences, the target's own shape for regression."""
-    if exp.task == "regression":
-        return list(y.shape)
-    return [*y.shape, infer_num_classes(exp) or 0]
 
 
 def _forward(model: Any, x: torch.Tensor) -> torch.Tensor:

@@ -15,15 +15,9 @@ import torch
 from nnrecipe.checks.base import Check, NoThresholds, Verdict
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import mode
-from nnrecipe.engine.outputs import forward
+from nnrecipe.engine.outputs import expected_output_shape, forward, one_binary_logit
 
 SAMPLES = 4
-
-
-def expected_shape(task: str, x: torch.Tensor, y: torch.Tensor, num_classes: int | None) -> tuple[int, ...]:
-    if task == "regression":
-        return tuple(y.shape)
-    return (*y.shape, num_classes or 0)  # (B, C) or (B, T, V)
 
 
 class OutputShape(Check):
@@ -38,7 +32,7 @@ class OutputShape(Check):
         model = ctx.fresh_model("output-shape")
         with torch.no_grad(), mode(model, False):
             out = forward(model, x)
-        return {"task": ctx.task, "output_shape": list(out.shape), "expected": list(expected_shape(ctx.task, x, y, ctx.num_classes)),
+        return {"task": ctx.task, "output_shape": list(out.shape), "expected": expected_output_shape(ctx.task, y, ctx.num_classes),
                 "num_classes_given": ctx.experiment.num_classes is not None,
                 "floating": bool(out.is_floating_point())}
 
@@ -49,7 +43,7 @@ class OutputShape(Check):
                            "outputs", "return logits (or values), not argmax/rounded predictions")
         if got == want:
             return Verdict("pass", f"output {got} as expected for {task}")
-        if task == "classification" and want[-1] == 2 and got in (want[:-1], [*want[:-1], 1]):
+        if one_binary_logit(task, got, want):
             return Verdict("pass", f"output {got}: one logit per sample for two classes (binary classification)")
         if task == "regression" and sorted(d for d in got if d != 1) == sorted(d for d in want if d != 1):
             return Verdict("fail", f"output {got} but targets {want}: the loss broadcasts them into a matrix",
