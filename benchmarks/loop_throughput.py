@@ -64,7 +64,7 @@ def engine_loop(ds: TensorDataset, device: torch.device, epochs: int, batch_size
     model = make_model().to(device)
     _sync(device)
     start = time.perf_counter()
-    fit(model, exp, device=device, val=False)
+    fit(model, exp, device=device)
     _sync(device)
     return epochs * len(ds) / (time.perf_counter() - start)
 

@@ -84,7 +84,7 @@ def plain(threads: int | None) -> dict[str, object]:
                 best.update(acc=acc, state={k: v.clone() for k, v in m.state_dict().items()})
             return False
 
-    fit(model, exp, device=torch.device("cpu"), callbacks=[Best()])  # type: ignore[list-item]
+    fit(model, exp, device=torch.device("cpu"), evaluate_on=exp.val, callbacks=[Best()])  # type: ignore[list-item]
     model.load_state_dict(best["state"])  # type: ignore[arg-type]
     test = evaluate(model, exp.test, exp, device=torch.device("cpu"))["accuracy"]
     return {"seconds": time.perf_counter() - started, "val": best["acc"], "test": test, "epochs": exp.epochs}

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 import toy
 from nnrecipe.engine.checkpoint import load_checkpoint, save_checkpoint
 from nnrecipe.engine.data import Batches
-from nnrecipe.engine.loop import Callback, evaluate, fit
+from nnrecipe.engine.loop import Callback, Optimization, evaluate, fit
 
 CPU = torch.device("cpu")
 
@@ -21,7 +21,7 @@ CPU = torch.device("cpu")
 def train_losses(exp, seed: int = 0) -> list[float]:
     torch.manual_seed(seed)
     model = exp.model()
-    return fit(model, exp, device=CPU, epochs=2, val=False).step_losses
+    return fit(model, exp, device=CPU, epochs=2).step_losses
 
 
 def test_same_seed_gives_the_identical_loss_sequence() -> None:
@@ -48,7 +48,7 @@ def test_fit_leaves_global_random_state_and_mode_as_found() -> None:
     random.seed(5), np.random.seed(5), torch.manual_seed(5)
     expected = (random.random(), np.random.rand(), torch.rand(1))
     random.seed(5), np.random.seed(5), torch.manual_seed(5)
-    fit(model, exp, device=CPU, epochs=1)
+    fit(model, exp, device=CPU, evaluate_on=exp.val, epochs=1)
     assert (random.random(), np.random.rand(), torch.rand(1)) == expected
     assert not model.training
 
@@ -92,7 +92,7 @@ def test_users_train_step_is_used() -> None:
         return loss
 
     exp = toy.classification(train_step=my_step)
-    fit(exp.model(), exp, device=CPU, epochs=1, val=False)
+    fit(exp.model(), exp, device=CPU, epochs=1)
     assert sum(calls) == 512
 
 
@@ -100,9 +100,8 @@ def test_scheduler_is_stepped_at_its_interval() -> None:
     def sched(opt):
         return torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
 
-    per_epoch = fit(toy.mlp(), toy.classification(scheduler=sched), device=CPU, epochs=2, val=False)
-    per_step = fit(toy.mlp(), toy.classification(scheduler=sched, scheduler_interval="step"), device=CPU, epochs=1,
-                   val=False)
+    per_epoch = fit(toy.mlp(), toy.classification(scheduler=sched), device=CPU, epochs=2)
+    per_step = fit(toy.mlp(), toy.classification(scheduler=sched, scheduler_interval="step"), device=CPU, epochs=1)
     assert per_epoch.step_lrs[0] == per_epoch.step_lrs[15] == 3e-3 and per_epoch.step_lrs[16] == 1.5e-3
     assert per_step.step_lrs[:3] == [3e-3, 1.5e-3, 7.5e-4]
 
@@ -112,9 +111,34 @@ def test_validation_metrics_every_epoch_and_early_stop_callback() -> None:
         def on_epoch_end(self, record, model) -> bool:
             return record.epoch >= 1
 
-    history = fit(toy.mlp(), toy.classification(epochs=5), device=CPU, callbacks=[StopAfterTwo()])
+    exp = toy.classification(epochs=5)
+    history = fit(toy.mlp(), exp, device=CPU, evaluate_on=exp.val, callbacks=[StopAfterTwo()])
     assert [e.epoch for e in history.epochs] == [0, 1] and history.stopped_early
     assert all({"loss", "accuracy"} <= set(e.val) for e in history.epochs)
+
+
+def test_without_evaluate_on_no_epoch_is_evaluated() -> None:
+    history = fit(toy.mlp(), toy.classification(), device=CPU, epochs=2)
+    assert len(history.epochs) == 2 and all(e.val == {} for e in history.epochs)
+
+
+def test_an_optimization_replaces_the_experiments_optimizer_and_schedule() -> None:
+    def halve(opt):
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+    exp = toy.classification(scheduler=halve)
+    model = toy.mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen: list[torch.optim.Optimizer] = []
+
+    class Spy(Callback):
+        def on_train_start(self, model, optimizer) -> None:
+            seen.append(optimizer)
+
+    history = fit(model, exp, device=CPU, epochs=2, optimization=Optimization(opt), callbacks=[Spy()])
+    assert seen == [opt] and set(history.step_lrs) == {0.1}  # no schedule given: the experiment's is not used
+    scheduled = fit(toy.mlp(), exp, device=CPU, epochs=2)  # no optimization given: the experiment's own
+    assert scheduled.step_lrs[0] == 3e-3 and scheduled.step_lrs[-1] == 1.5e-3
 
 
 def test_generic_datasets_go_through_a_seeded_dataloader() -> None:

@@ -10,10 +10,10 @@ import torch
 import toy
 from conftest import image_experiment
 from nnrecipe.engine.loop import fit
-from nnrecipe.engine.seeding import seeded
-from nnrecipe.report.capture import collect, training_recorders
-from nnrecipe.report.capture_layers import is_sampled
+from nnrecipe.engine.observe import collect, training_recorders
+from nnrecipe.engine.observe.layers import is_sampled
 from nnrecipe.report.figures.inputs import decode, guess_kind
+from nnrecipe.seeding import seeded
 
 CPU = torch.device("cpu")
 
@@ -22,7 +22,7 @@ def _train(exp: Any, *, recorders: bool) -> tuple[Any, dict[str, Any], torch.nn.
     chosen = training_recorders(exp) if recorders else []
     with seeded(0):
         model = exp.model()
-    history = fit(model, exp, device=CPU, callbacks=chosen)
+    history = fit(model, exp, device=CPU, evaluate_on=exp.val, callbacks=chosen)
     return history, collect(chosen), model
 
 

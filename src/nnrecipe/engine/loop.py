@@ -1,7 +1,9 @@
 """The training loop: reads top to bottom, in phases. Every step of the recipe trains through `fit`.
 
-Per-step losses stay on the device and are read once per epoch, so the loop adds no host-device sync over a
-plain hand-written loop (see benchmarks/loop_throughput.py).
+`fit` sets a run up (`_setup`: data order, optimizer and schedule, all from the one seed), trains it epoch by
+epoch (`_train_epoch`, one `_train_step` per batch), evaluates after each epoch and asks the callbacks whether to
+go on (`_end_epoch`). Per-step losses stay on the device and are read once per epoch, so the loop adds no
+host-device sync over a plain hand-written loop (see benchmarks/loop_throughput.py).
 """
 
 from __future__ import annotations
@@ -11,16 +13,33 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from nnrecipe.engine.data import Batch, Batches, LossFn, ignore_index, loss_fn, make_optimizer
 from nnrecipe.engine.outputs import forward
-from nnrecipe.engine.seeding import derive_seed, seed_everything, seeded
 from nnrecipe.engine.targets import labelled
 from nnrecipe.experiment import Experiment
+from nnrecipe.progress import Callback  # fit's hooks, defined at the lowest layer so a Progress can make one
+from nnrecipe.seeding import derive_seed, seed_everything, seeded
+
+__all__ = ["BatchAugment", "Callback", "EpochRecord", "History", "Optimization", "Scheduler", "TrainStep",
+           "accuracy", "evaluate", "fit", "mode", "predict", "predicted_classes", "scores_from_outputs",
+           "standard_step"]
+
+#: one optimization step on a batch: returns the loss (a tensor, or a number)
+TrainStep = Callable[[nn.Module, Batch, torch.optim.Optimizer], Any]
+#: an augmentation of a whole batch, drawing from the data order's generator
+BatchAugment = Callable[[torch.Tensor, torch.Tensor, torch.Generator], Batch]
+
+
+class Scheduler(Protocol):
+    """A learning-rate schedule: `fit` calls `step()` after every epoch or every step (the experiment's interval)."""
+
+    def step(self) -> object: ...
 
 
 @dataclass
@@ -59,19 +78,6 @@ class History:
         return (max if higher_is_better else min)(scored, key=lambda e: e.val[metric])
 
 
-class Callback:
-    """Hooks into `fit`. Return True from `on_epoch_end` to stop training (early stopping)."""
-
-    def on_train_start(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None: ...
-
-    def on_step_end(self, step: int, loss: torch.Tensor, batch: Batch) -> None: ...
-
-    def on_epoch_end(self, record: EpochRecord, model: nn.Module) -> bool | None:
-        return None
-
-    def on_train_end(self, history: History) -> None: ...
-
-
 def standard_step(loss: LossFn) -> Callable[[nn.Module, Batch, torch.optim.Optimizer], torch.Tensor]:
     """The standard optimization step: zero_grad, forward, loss, backward, step."""
 
@@ -102,105 +108,163 @@ def _current_lr(optimizer: torch.optim.Optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
+@dataclass(frozen=True)
+class Optimization:
+    """An optimizer the caller built and its schedule (None: a constant learning rate), to train with in place of
+    the experiment's own; the caller keeps hold of both (to checkpoint their state, say)."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Scheduler | None = None
+
+
 def fit(
     model: nn.Module,
     exp: Experiment,
     *,
     device: torch.device,
+    evaluate_on: Dataset | None = None,
     epochs: int | None = None,
     max_steps: int | None = None,
-    train: Any = None,
-    val: Any = None,
+    train: Dataset | None = None,
     seed: int | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = "experiment",
+    optimization: Optimization | None = None,
     augment: bool = True,
     batch_size: int | None = None,
-    batch_augment: Callable[[torch.Tensor, torch.Tensor, torch.Generator], Batch] | None = None,
-    train_step: Callable[[nn.Module, Batch, torch.optim.Optimizer], Any] | None = None,
+    batch_augment: BatchAugment | None = None,
+    train_step: TrainStep | None = None,
     callbacks: Sequence[Callback] = (),
     start_epoch: int = 0,
 ) -> History:
-    """Train `model` in place on the experiment's training data; evaluate on `val` after every epoch.
+    """Train `model` in place; evaluate it on `evaluate_on` after every epoch (None: no evaluation).
 
-    Defaults come from the experiment (its optimizer, scheduler, augment, batch size, train_step, epochs);
-    any of them can be overridden by the step that calls. `max_steps` cuts training short inside an epoch.
-    Seeded from `seed` (default the experiment's), with the global random state restored afterwards.
+    Options left None are the experiment's own: its training set, epochs, seed, batch size and train_step (else
+    the standard step on its loss), and `optimization`: its optimizer and scheduler, built here. `augment=False`
+    leaves out the experiment's per-sample augmentation. `max_steps` cuts training short inside an epoch; a
+    run resumed at `start_epoch` replays the uninterrupted one. The global random state is restored afterwards.
     """
     seed = exp.seed if seed is None else seed
-    train = exp.train if train is None else train
-    val = exp.val if val is None else (None if val is False else val)  # False: no evaluation
-    epochs = exp.epochs if epochs is None else epochs
-    loss = loss_fn(exp)
-    history = History()
-
+    loss = loss_fn(exp)  # before the seeded block: finding the ignore index may read the training targets once
     with seeded(derive_seed(seed, "fit", start_epoch)), mode(model, True):
-        # -- setup: data order, optimizer and schedule, all derived from the one seed
-        batches = Batches(
-            train,
-            batch_size=batch_size or exp.batch_size,
-            shuffle=True,
-            seed=derive_seed(seed, "order", start_epoch),
-            augment=exp.augment if augment else None,
-            batch_augment=batch_augment,
-        )
-        opt = optimizer if optimizer is not None else make_optimizer(exp, model.parameters())
-        sched = (exp.scheduler(opt) if exp.scheduler is not None else None) if scheduler == "experiment" else scheduler
-        step_fn = train_step or exp.train_step or standard_step(loss)
-        for cb in callbacks:
-            cb.on_train_start(model, opt)
-
-        # -- the loop
-        step = 0
+        run = _setup(model, exp, device=device, seed=seed, start_epoch=start_epoch,
+                     train=exp.train if train is None else train, augment=augment, batch_size=batch_size,
+                     batch_augment=batch_augment, optimization=optimization,
+                     train_step=train_step or exp.train_step or standard_step(loss), callbacks=callbacks,
+                     max_steps=max_steps)
         started = time.perf_counter()
-        for epoch in range(start_epoch, epochs):
-            # Every epoch's randomness (data order, augmentation, dropout) comes from (seed, epoch) alone, so a
-            # run resumed at any epoch with `start_epoch` replays exactly what the uninterrupted run did.
-            seed_everything(derive_seed(seed, "fit", epoch))
-            batches.reseed(derive_seed(seed, "order", epoch))
-            epoch_started = time.perf_counter()
-            losses: list[torch.Tensor] = []
-            lrs: list[float] = []
-            for x, y in batches:
-                batch = (x.to(device, non_blocking=True), y.to(device, non_blocking=True))
-                lrs.append(_current_lr(opt))
-                value = step_fn(model, batch, opt)
-                value = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
-                losses.append(value)
-                history.samples += len(x)
-                for cb in callbacks:
-                    cb.on_step_end(step, value, batch)
-                if sched is not None and exp.scheduler_interval == "step":
-                    sched.step()
-                step += 1
-                if max_steps is not None and step >= max_steps:
-                    break
-            if sched is not None and exp.scheduler_interval == "epoch":
-                sched.step()
-
-            # -- one sync per epoch: read the step losses, evaluate on the whole validation set
-            step_values = torch.stack(losses).float().cpu().tolist() if losses else []
-            history.step_losses.extend(step_values)
-            history.step_lrs.extend(lrs)
-            record = EpochRecord(
-                epoch=epoch,
-                train_loss=sum(step_values) / max(len(step_values), 1),
-                lr=lrs[-1] if lrs else _current_lr(opt),
-                seconds=time.perf_counter() - epoch_started,
-            )
-            if val is not None and math.isfinite(record.train_loss):
-                record.val = evaluate(model, val, exp, device=device)
-            history.epochs.append(record)
-            stop = [cb.on_epoch_end(record, model) for cb in callbacks]
-            if any(stop):
-                history.stopped_early = True
+        for epoch in range(start_epoch, exp.epochs if epochs is None else epochs):
+            record = _train_epoch(run, seed, epoch)
+            if evaluate_on is not None and math.isfinite(record.train_loss):
+                record.val = evaluate(model, evaluate_on, exp, device=device)
+            run.history.epochs.append(record)
+            if _end_epoch(run, record):
                 break
-            if (max_steps is not None and step >= max_steps) or not math.isfinite(record.train_loss):
-                break
-        history.seconds = time.perf_counter() - started
+        run.history.seconds = time.perf_counter() - started
         for cb in callbacks:
-            cb.on_train_end(history)
-    return history
+            cb.on_train_end(run.history)
+    return run.history
+
+
+@dataclass
+class _Run:
+    """One `fit` call's moving parts, and the count of optimizer steps taken (the callbacks' step number)."""
+
+    model: nn.Module
+    batches: Batches
+    optimizer: torch.optim.Optimizer
+    scheduler: Scheduler | None
+    scheduler_interval: str
+    train_step: TrainStep
+    callbacks: Sequence[Callback]
+    device: torch.device
+    max_steps: int | None
+    history: History = field(default_factory=History)
+    steps: int = 0
+
+    @property
+    def out_of_steps(self) -> bool:
+        return self.max_steps is not None and self.steps >= self.max_steps
+
+
+def _setup(
+    model: nn.Module, exp: Experiment, *, device: torch.device, seed: int, start_epoch: int,
+    train: Dataset, augment: bool, batch_size: int | None, batch_augment: BatchAugment | None,
+    optimization: Optimization | None, train_step: TrainStep, callbacks: Sequence[Callback], max_steps: int | None,
+) -> _Run:
+    """Data order, optimizer and schedule, all derived from the one seed (inside `fit`'s seeded block); then
+    the callbacks' `on_train_start`."""
+    batches = Batches(
+        train,
+        batch_size=batch_size or exp.batch_size,
+        shuffle=True,
+        seed=derive_seed(seed, "order", start_epoch),
+        augment=exp.augment if augment else None,
+        batch_augment=batch_augment,
+    )
+    if optimization is None:
+        optimizer = make_optimizer(exp, model.parameters())
+        optimization = Optimization(optimizer, exp.scheduler(optimizer) if exp.scheduler is not None else None)
+    for cb in callbacks:
+        cb.on_train_start(model, optimization.optimizer)
+    return _Run(model=model, batches=batches, optimizer=optimization.optimizer,
+                scheduler=optimization.scheduler, scheduler_interval=exp.scheduler_interval, train_step=train_step,
+                callbacks=callbacks, device=device, max_steps=max_steps)
+
+
+def _train_epoch(run: _Run, seed: int, epoch: int) -> EpochRecord:
+    """One pass over the training data (or up to `max_steps`), stepping the schedule per the experiment's interval."""
+    # Every epoch's randomness (data order, augmentation, dropout) comes from (seed, epoch) alone, so a
+    # run resumed at any epoch with `start_epoch` replays exactly what the uninterrupted run did.
+    seed_everything(derive_seed(seed, "fit", epoch))
+    run.batches.reseed(derive_seed(seed, "order", epoch))
+    started = time.perf_counter()
+    losses: list[torch.Tensor] = []
+    lrs: list[float] = []
+    for x, y in run.batches:
+        batch = (x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True))
+        lrs.append(_current_lr(run.optimizer))
+        losses.append(_train_step(run, batch))
+        if run.out_of_steps:
+            break
+    if run.scheduler is not None and run.scheduler_interval == "epoch":
+        run.scheduler.step()
+    return _epoch_record(run, epoch, losses, lrs, started)
+
+
+def _train_step(run: _Run, batch: Batch) -> torch.Tensor:
+    """One optimization step; the loss stays on the device (detached)."""
+    value = run.train_step(run.model, batch, run.optimizer)
+    value = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    run.history.samples += len(batch[0])
+    for cb in run.callbacks:
+        cb.on_step_end(run.steps, value, batch)
+    if run.scheduler is not None and run.scheduler_interval == "step":
+        run.scheduler.step()
+    run.steps += 1
+    return value
+
+
+def _epoch_record(run: _Run, epoch: int, losses: list[torch.Tensor], lrs: list[float], started: float) -> EpochRecord:
+    """The one sync per epoch: the step losses are read off the device into the history and the epoch's record
+    (the validation set is evaluated after, by `fit`)."""
+    step_values = torch.stack(losses).float().cpu().tolist() if losses else []
+    run.history.step_losses.extend(step_values)
+    run.history.step_lrs.extend(lrs)
+    return EpochRecord(
+        epoch=epoch,
+        train_loss=sum(step_values) / max(len(step_values), 1),
+        lr=lrs[-1] if lrs else _current_lr(run.optimizer),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _end_epoch(run: _Run, record: EpochRecord) -> bool:
+    """Whether training stops after this epoch: a callback asked to (early stopping), `max_steps` is reached, or
+    the loss is no longer finite."""
+    stop = [cb.on_epoch_end(record, run.model) for cb in run.callbacks]  # every callback sees every epoch
+    if any(stop):
+        run.history.stopped_early = True
+        return True
+    return run.out_of_steps or not math.isfinite(record.train_loss)
 
 
 @torch.no_grad()

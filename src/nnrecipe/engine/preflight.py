@@ -18,10 +18,10 @@ import torch
 
 from nnrecipe.engine.data import collate, make_optimizer, tensors_of
 from nnrecipe.engine.outputs import expected_output_shape, one_binary_logit, prediction
-from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.engine.targets import ignore_index, infer_num_classes, split_targets
 from nnrecipe.errors import SpecError
 from nnrecipe.experiment import Experiment
+from nnrecipe.seeding import preserved_random_state
 
 #: samples read from each split to confirm they collate into a batch
 READ_SAMPLES = 8

@@ -18,7 +18,7 @@ from torch import nn
 
 from nnrecipe.engine.data import Batch
 from nnrecipe.engine.loop import History
-from nnrecipe.report.capture import Recorder
+from nnrecipe.engine.observe import Recorder
 
 #: at most this many layers and parameters are followed (evenly chosen through the model)
 MAX_LAYERS = 24

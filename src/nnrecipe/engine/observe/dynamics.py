@@ -11,10 +11,10 @@ from torch import nn
 
 from nnrecipe.engine.data import take
 from nnrecipe.engine.loop import EpochRecord, mode
+from nnrecipe.engine.observe import Recorder
 from nnrecipe.engine.outputs import forward
-from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.experiment import Experiment
-from nnrecipe.report.capture import Recorder
+from nnrecipe.seeding import preserved_random_state
 
 #: the fixed batch: this many validation samples, evenly spaced over the split (no random draw)
 SAMPLES = 16

@@ -1,4 +1,7 @@
-"""Recorders that ride along the run's final training (engine `Callback`s) and keep what the report draws.
+"""Training observers: recorders that ride along the run's final training (`fit` callbacks) and keep what the
+report draws. `inputs` catches the input batch, `dynamics` the predictions on a fixed batch after every epoch,
+`layers` the activation, gradient and update statistics per layer. They only watch the engine, so they live in
+it; the report reads what they recorded.
 
 Each recorder looks at the real training loop, never at a re-enactment of it: the input batch comes from a
 forward pre-hook on the model, the predictions from the model being trained, the layer statistics from
@@ -29,9 +32,10 @@ class Recorder(Callback):
 
 def training_recorders(exp: Experiment) -> list[Recorder]:
     """The recorders the final training runs with: input batch, prediction dynamics, layer statistics."""
-    from nnrecipe.report.capture_dynamics import PredictionDynamics
-    from nnrecipe.report.capture_inputs import InputCapture
-    from nnrecipe.report.capture_layers import LayerStats
+    # imported here: each of these modules imports `Recorder` from this package
+    from nnrecipe.engine.observe.dynamics import PredictionDynamics
+    from nnrecipe.engine.observe.inputs import InputCapture
+    from nnrecipe.engine.observe.layers import LayerStats
 
     return [InputCapture(exp), PredictionDynamics(exp), LayerStats()]
 

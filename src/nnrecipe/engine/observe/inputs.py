@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from nnrecipe.engine.data import Batch
+from nnrecipe.engine.observe import Recorder
 from nnrecipe.experiment import Experiment
-from nnrecipe.report.capture import Recorder
 
 #: samples kept for the picture; the statistics are over the whole batch
 KEEP = 32
@@ -38,7 +38,7 @@ class InputCapture(Recorder):
     key = "input_batch"
 
     def __init__(self, exp: Experiment) -> None:
-        self.meta = {"kind": exp.meta.get("kind"), "vocab": exp.meta.get("vocab"), "task": exp.task,
+        self.meta = {"kind": exp.kind, "vocab": exp.vocab, "task": exp.task,
                      "class_names": list(exp.class_names) if exp.class_names is not None else None}
         self.handle: Any = None
         self.captured: dict[str, Any] | None = None
