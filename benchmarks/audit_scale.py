@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from nnrecipe.audit import audit_data
 from nnrecipe.audit.context import AuditContext
 from nnrecipe.audit.profile import build_profile
 from nnrecipe.audit.sources import AuditData, Chunk, Split
+from nnrecipe.runner import audit_data
 
 GEN_CHUNK = 4096
 CLASSES = 10
@@ -46,7 +46,7 @@ class Generated:
 
     def __init__(self, kind: str, sizes: dict[str, int], seed: int = 0) -> None:
         self.kind, self.sizes, self.seed = kind, sizes, seed
-        self.shape = (32,) if kind == "vector" else (16, 16)
+        self.shape = (32,) if kind == "table" else (16, 16)
         rng = np.random.default_rng(seed + 1)
         n_train = sizes["train"]
         # planted: target (split, index) <- (source train index, transform); sources and targets never overlap
@@ -68,7 +68,7 @@ class Generated:
         rng = np.random.default_rng([self.seed, code, start])
         n = min(GEN_CHUNK, self.sizes[split] - start)
         y = rng.integers(0, CLASSES, n)
-        if self.kind == "vector":
+        if self.kind == "table":
             x = rng.standard_normal((n, 32), dtype=np.float32) + y[:, None].astype(np.float32) * 0.1
         else:
             x = rng.integers(0, 256, (n, 16, 16), dtype=np.uint8)
@@ -91,14 +91,14 @@ class Generated:
         if how != "near":
             return x.copy()
         rng = np.random.default_rng([self.seed, 99, i])
-        if self.kind == "vector":
+        if self.kind == "table":
             return (x + rng.normal(0, 0.01, x.shape)).astype(np.float32)  # 1% of a feature's std
         return np.clip(x.astype(np.int16) + 4, 0, 255).astype(np.uint8)  # re-exposed copy: brighter by 4 levels
 
     def audit_data(self) -> AuditData:
         splits = tuple(Split(s, n, self._stream(s), lambda idx, s=s: [self.chunk(s, i - i % GEN_CHUNK)[0][i % GEN_CHUNK] for i in idx])
                        for s, n in self.sizes.items())
-        return AuditData(name=f"generated-{self.kind}", task="classification", kind="image" if self.kind == "image" else "vector",
+        return AuditData(name=f"generated-{self.kind}", task="classification", kind="image" if self.kind == "image" else "table",
                          splits=splits, num_classes=CLASSES, origin="generated")
 
     def _stream(self, split: str) -> Any:
@@ -187,8 +187,8 @@ def audit_data_with(ctx: AuditContext) -> Any:
     from nnrecipe.results import RunResult
     from nnrecipe.runner import run_checks, select_checks
 
-    results = run_checks(select_checks(stages=["data"]), cast(CheckContext, ctx))
-    return RunResult(experiment=ctx.data.name, checks=results, command="audit")
+    ran = run_checks(select_checks(stages=["data"]), cast(CheckContext, ctx))
+    return RunResult(experiment=ctx.data.name, checks=ran.results, command="audit")
 
 
 def cleanvision_comparison(count: int) -> None:
@@ -234,7 +234,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000, help="images for the cleanvision comparison")
     args = parser.parse_args()
     started = time.perf_counter()
-    for kind in ("vector", "image"):
+    for kind in ("table", "image"):
         run_dataset(kind, args.n)
     print(f"\ntotal for {2 * args.n:,} samples: {time.perf_counter() - started:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
     if args.images:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnrecipe.audit import audit_data
 from nnrecipe.audit.sources import AuditData, from_arrays
+from nnrecipe.runner import audit_data
 
 
 def blobs(n: int, *, classes: int = 4, features: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
