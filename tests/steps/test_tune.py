@@ -88,7 +88,7 @@ def test_the_space_puts_lr_and_weight_decay_first_around_the_settled_config() ->
 
 
 def test_without_step_4_every_declared_knob_is_searched_and_trial_zero_keeps_the_defaults() -> None:
-    definition = definition_for(tiny_spec.experiment(), BASE, seed=1, tried=None)
+    definition = definition_for(tiny_spec.experiment(), BASE, seed=1, mattered=None)
     names = [p.name for p in definition.space]
     assert {"knob:width", "knob:depth", "knob:dropout", "augment", "batch_size"} <= set(names)
     assert definition.base.knobs == {"width": 1.0, "depth": 1, "dropout": 0.0}  # the factory's dropout, said
@@ -112,7 +112,7 @@ def test_random_draws_depend_only_on_seed_trial_number_and_parameter() -> None:
 
 
 def _definition(exp: object = None) -> StudyDefinition:
-    return definition_for(exp or tiny_spec.experiment(), BASE, seed=1, tried=None)
+    return definition_for(exp or tiny_spec.experiment(), BASE, seed=1, mattered=None)
 
 
 def test_trial_zero_is_the_settled_configuration_and_trials_keep_their_weights() -> None:
@@ -187,7 +187,7 @@ def test_the_report_has_the_trials_the_best_config_and_says_when_none_completed(
 
     # wrong input size: every trial raises
     broken = exp.replace(model=lambda: torch.nn.Linear(3, 4), capacity=None, regularizers=None)
-    definition = definition_for(broken, TrainingConfig(batch_size=32, epochs=2), seed=1, tried=[])
+    definition = definition_for(broken, TrainingConfig(batch_size=32, epochs=2), seed=1, mattered={})
     study, definition = open_study(open_storage(None), "t", definition, budget=TUNE_BUDGETS["quick"])
     run_trials(study, TrialRunner(broken, definition, 2, torch.device("cpu"), None), trials=2)
     result = summarize(study, definition, storage=None)

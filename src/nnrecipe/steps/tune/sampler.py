@@ -1,0 +1,92 @@
+"""How trials are drawn and stopped: the trial-seeded random sampler (or TPE), the median pruner, and the
+`--budget` sizes that set how many trials run and how long each may train."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial
+
+from nnrecipe.errors import UsageError, did_you_mean
+from nnrecipe.seeding import derive_seed
+
+SamplerName = Literal["random", "tpe"]
+SAMPLERS: tuple[SamplerName, ...] = ("random", "tpe")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneBudget:
+    """How much tuning `--budget quick|default|long` allows."""
+
+    #: finished (complete or pruned) trials in the study
+    trials: int
+    #: most epochs one trial trains (the settled configuration's own epochs when fewer)
+    max_epochs: int
+    #: trials that finish before the pruner may stop any
+    startup_trials: int = 3
+    #: epochs every trial trains before it may be pruned, as a fraction of its epochs. A one-cycle schedule
+    #: peaks at 30% of training, where validation scores are at their noisiest and regularized trials
+    #: (augmentation, label smoothing) trail the others before they catch up: they are judged once it anneals.
+    warmup_fraction: float = 0.5
+
+
+TUNE_BUDGETS: dict[str, TuneBudget] = {
+    "quick": TuneBudget(trials=3, max_epochs=30, startup_trials=2),
+    "default": TuneBudget(trials=8, max_epochs=60),
+    "long": TuneBudget(trials=24, max_epochs=150, startup_trials=5),
+}
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """Random search whose every draw depends only on (seed, trial number, parameter name).
+
+    Optuna's own RandomSampler keeps one stream per process: a resumed run, or a second worker started with
+    the same seed, would draw the same configurations again. Trial numbers are unique within a study, so
+    these draws never repeat and do not depend on which worker runs which trial.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        rng = np.random.default_rng(derive_seed(self.seed, "tune", trial.number, param_name))
+        dist = param_distribution
+        if isinstance(dist, CategoricalDistribution):
+            return dist.choices[int(rng.integers(len(dist.choices)))]
+        if isinstance(dist, (FloatDistribution, IntDistribution)):
+            low, high = float(dist.low), float(dist.high)
+            value = math.exp(rng.uniform(math.log(low), math.log(high))) if dist.log else rng.uniform(low, high)
+            return int(round(value)) if isinstance(dist, IntDistribution) else float(value)
+        raise TypeError(f"unsupported distribution {dist!r}")
+
+
+def make_sampler(name: str, *, seed: int) -> optuna.samplers.BaseSampler:
+    if name not in SAMPLERS:
+        raise UsageError(f"sampler: expected one of {SAMPLERS}, but got {name!r}{did_you_mean(name, SAMPLERS)}")
+    if name == "random":
+        return TrialSeededSampler(seed)
+    # TPE keeps a stream per process; a per-process seed keeps parallel workers from drawing the same startup
+    # trials (TPE's proposals depend on which trials have finished anyway, so they are not reproducible).
+    return optuna.samplers.TPESampler(seed=derive_seed(seed, "tpe", socket.gethostname(), os.getpid()))
+
+
+def make_pruner(budget: TuneBudget, *, epochs: int) -> optuna.pruners.BasePruner:
+    """The median pruner for trials of a configuration that trains `epochs` (capped by the budget)."""
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=budget.startup_trials,
+        n_warmup_steps=max(1, int(budget.warmup_fraction * min(epochs, budget.max_epochs))))
