@@ -1,7 +1,8 @@
-"""The HTML view: one self-contained page from a RunResult (its JSON document plus its in-memory artifacts).
+"""The HTML view: one self-contained page from a RunResult (its JSON document) and the `Pictures` beside it
+(their in-memory material).
 
 Sections follow the recipe's steps; in each, the step's result, its checks (status, summary, fix, picture,
-numbers) and the pictures drawn from the run's artifacts that belong there. Pictures are PNG data URIs,
+numbers) and the pictures drawn from the run's material that belong there. Pictures are PNG data URIs,
 the style is inline: the page needs no network and no other file. Every string is escaped by the
 template engine (jinja2 with autoescape), so a name like `<script>` shows as text.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nnrecipe.report.gains import baseline_row, gain_metric, headline, step_gains
-from nnrecipe.results import STATUSES, CheckResult, RunResult, StepResult
+from nnrecipe.results import NO_PICTURES, STATUSES, CheckResult, Pictures, RunResult, StepResult
 
 if TYPE_CHECKING:
     import jinja2
@@ -68,12 +69,11 @@ TEXT_SHOWN = 400
 TABLE_ROWS = 30
 
 
-def render_html(result: RunResult) -> str:
-    """The whole page as one string."""
+def render_html(result: RunResult, pictures: Pictures = NO_PICTURES) -> str:
+    """The whole page as one string; without pictures, every section's numbers and tables but no picture."""
     from nnrecipe import __version__
-    from nnrecipe.report.figures import run_pictures
 
-    sections = [_section(stage, result, run_pictures) for stage in SECTIONS]
+    sections = [_section(stage, result, pictures) for stage in SECTIONS]
     sections = [s for s in sections if s["checks"] or s["step"] or s["figures"]]
     counts = [(status, n) for status in STATUSES if (n := sum(c.status == status for c in result.checks))]
     overall = _overall(result)
@@ -115,19 +115,19 @@ def _overall(result: RunResult) -> str:
     return next((s for s in ("fail", "error", "warn", "pass") if s in statuses), "skip")
 
 
-def _section(stage: str, result: RunResult, run_pictures: Any) -> dict[str, Any]:
-    from nnrecipe.report.figures import page_artifacts
+def _section(stage: str, result: RunResult, pictures: Pictures) -> dict[str, Any]:
+    from nnrecipe.report.figures import page_artifacts, run_pictures
 
     meta = WATCHED if stage == "training" and result.command == "watch" else SECTIONS[stage]
     step = next((s for s in result.steps if s.step == stage), None)
     checks = [(i, c) for i, c in enumerate(result.checks) if c.stage == stage]
-    artifacts = page_artifacts(result)  # with `check`, the short run's input batch
+    artifacts = page_artifacts(result, pictures)  # with `check`, the short run's input batch
     figures = [{"title": f.title, "caption": f.caption, "picture": pic,
                 "numbers": _numbers(f.numbers(artifacts[f.artifact])) if f.numbers else []}
                for f, pic in run_pictures(artifacts, stage)]
     return {"anchor": meta.anchor or f"stage-{stage}", "number": meta.number, "short": meta.short, "title": meta.title,
-            "quote": meta.quote, "step": _step_view(step) if step else None,
-            "checks": [_check_view(c, i) for i, c in checks], "figures": figures}
+            "quote": meta.quote, "step": _step_view(step, pictures.step(step.step)) if step else None,
+            "checks": [_check_view(c, i, pictures.check(c.id)) for i, c in checks], "figures": figures}
 
 
 def _overview_row(check: CheckResult, index: int) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def _overview_row(check: CheckResult, index: int) -> dict[str, Any]:
             "anchor": f"check-{index}"}
 
 
-def _check_view(check: CheckResult, index: int) -> dict[str, Any]:
+def _check_view(check: CheckResult, index: int, material: Mapping[str, Any]) -> dict[str, Any]:
     from nnrecipe.report.figures import check_picture
 
     evidence, tables = _split_tables(check.evidence)
@@ -143,35 +143,38 @@ def _check_view(check: CheckResult, index: int) -> dict[str, Any]:
     return {"id": check.id, "title": _check_title(check.id, check.stage), "status": check.status, "summary": check.summary,
             "fix": check.fix, "seconds": f"{check.seconds:.1f} s", "anchor": f"check-{index}",
             "numbers": _numbers(evidence), "tables": tables, "traceback": traceback,
-            "picture": _safe_picture(check_picture, check)}
+            "picture": _safe_picture(check_picture, check, material)}
 
 
-def _step_view(step: StepResult) -> dict[str, Any]:
+def _step_view(step: StepResult, material: Mapping[str, Any]) -> dict[str, Any]:
     from nnrecipe.report.figures import step_picture
 
     # the error analysis has a section of its own
     numbers, tables = _split_tables({k: v for k, v in step.details.items() if k != "error_analysis"})
     return {"id": step.step, "status": step.status, "summary": step.summary, "numbers": _numbers(numbers),
-            "tables": tables, "picture": _safe_picture(step_picture, step)}
+            "tables": tables, "picture": _safe_picture(step_picture, step, material)}
 
 
-def _safe_picture(fn: Any, item: Any) -> Picture | None:
+def _safe_picture(fn: Any, item: Any, material: Mapping[str, Any]) -> Picture | None:
     from nnrecipe.report.figures import Picture
 
     try:
-        return fn(item)  # type: ignore[no-any-return]
+        return fn(item, material)  # type: ignore[no-any-return]
     except Exception as exc:  # draw() already catches; this guards the registry lookup itself
         return Picture(str(getattr(item, "id", "")), note=f"no picture ({type(exc).__name__}: {exc})")
 
 
 def _check_title(check_id: str, stage: str = "") -> str:
     try:
+        from nnrecipe.catalog import WATCH_CHECK_TITLES
         from nnrecipe.checks.registry import CHECKS
-        from nnrecipe.watching.checks.registry import WATCH_CHECKS
     except Exception:  # a broken registry must not break the page
         return check_id
-    # the online checks of `nr.watch` (stage "training") share some ids with step-2 checks
-    cls = WATCH_CHECKS.get(check_id) if stage == "training" else CHECKS.get(check_id)
+    # the online checks of `nr.watch` (stage "training") share some ids with step-2 checks; their titles come
+    # from the catalog, as the report sits below the watching package
+    if stage == "training":
+        return WATCH_CHECK_TITLES.get(check_id) or check_id
+    cls = CHECKS.get(check_id)
     return (cls.title if cls is not None and cls.title else check_id)
 
 

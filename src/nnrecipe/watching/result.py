@@ -1,14 +1,16 @@
 """A watched loop's outcome as the §3 result document (`"command": "watch"`) and the same report page as `run`:
-what entered the net, the loss and lr curves, the per-layer statistics and the checks."""
+what entered the net, the loss and lr curves, the per-layer statistics and the checks. The result holds the
+document's data; what the pictures draw is in the `Pictures` built beside it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nnrecipe.engine.loop import EpochRecord
-from nnrecipe.results import CheckResult, RunResult, jsonable
+from nnrecipe.results import CheckResult, Pictures, RunResult, jsonable
 from nnrecipe.watching.record import WatchRecord
 
 #: sampled steps drawn in the report's per-layer statistics (evenly chosen)
@@ -59,7 +61,7 @@ def history(record: WatchRecord) -> WatchHistory:
 
 
 def _layer_stats(record: WatchRecord, first_layer: dict[str, Any] | None) -> dict[str, Any] | None:
-    from nnrecipe.report.capture_layers import evenly
+    from nnrecipe.engine.observe.layers import evenly
 
     if not record.samples and first_layer is None:
         return None
@@ -67,27 +69,33 @@ def _layer_stats(record: WatchRecord, first_layer: dict[str, Any] | None) -> dic
             "first_layer": first_layer}
 
 
-def build_result(record: WatchRecord, checks: tuple[CheckResult, ...], *, input_batch: dict[str, Any] | None,
-                 first_layer: dict[str, Any] | None) -> WatchResult:
-    artifacts: dict[str, Any] = {"final_history": history(record)}
+def build_pictures(record: WatchRecord, check_pictures: Mapping[str, Mapping[str, Any]], *,
+                   input_batch: dict[str, Any] | None, first_layer: dict[str, Any] | None) -> Pictures:
+    """What the watched loop's report draws: the checks' material, the curves, the input batch, the layers."""
+    run: dict[str, Any] = {"final_history": history(record)}
     if input_batch is not None:
-        artifacts["input_batch"] = input_batch
+        run["input_batch"] = input_batch
     layers = _layer_stats(record, first_layer)
     if layers is not None:
-        artifacts["layer_stats"] = layers
+        run["layer_stats"] = layers
+    return Pictures(checks=check_pictures, run=run)
+
+
+def build_result(record: WatchRecord, checks: tuple[CheckResult, ...]) -> WatchResult:
     watched: dict[str, Any] = {"steps": record.steps, "planned_steps": record.planned_steps, "seconds": round(record.seconds, 3),
                "losses": len(record.losses), "val_losses": len(record.val_losses),
                "sampled_steps": [s["step"] for s in record.samples], "interrupted": record.interrupted}
     last = {name: series.values[-1] for name, series in record.scalars.items() if series.values}
     if last:
         watched["last_scalars"] = last
-    return WatchResult(experiment=record.name, checks=checks, artifacts=artifacts, watch=watched)
+    return WatchResult(experiment=record.name, checks=checks, watch=watched)
 
 
-def write_result(result: WatchResult, out: Path) -> str:
-    """`out/result.json` and `out/report.html`, each written atomically; the report's path."""
+def write_result(result: WatchResult, pictures: Pictures, out: Path) -> str:
+    """`out/result.json` and `out/report.html` (drawn with the pictures), each written atomically; the report's
+    path."""
     from nnrecipe.report.writer import write_outputs
 
-    report = write_outputs(result, json_path=None, out_dir=str(out))
+    report = write_outputs(result, pictures, json_path=None, out_dir=str(out))
     assert report is not None  # an out_dir always gets a report
     return report
