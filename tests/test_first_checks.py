@@ -91,14 +91,18 @@ def test_nan_input_fails_init_loss() -> None:
 
 
 def test_judge_init_loss_is_pure_and_two_sided() -> None:
-    from nnrecipe.checks.skeleton.init_loss import InitLoss, InitLossThresholds
+    from nnrecipe.checks.skeleton.init_loss import InitLoss, InitLossEvidence, InitLossThresholds
 
     check, t = InitLoss(), InitLossThresholds()
-    base = {"expected": 2.30, "expected_with_prior_bias": 2.30, "output_space": "logits"}
-    assert check.judge({**base, "measured": 2.35}, t).status == "pass"
-    assert check.judge({**base, "measured": 3.2}, t).status == "warn"
-    assert check.judge({**base, "measured": 10.75}, t).status == "fail"
-    assert check.judge({**base, "measured": 0.5}, t).status == "fail"  # far below theory is a bug too
+
+    def at(measured: float) -> InitLossEvidence:
+        return InitLossEvidence(measured=measured, per_init=[measured], expected=2.30, expected_with_prior_bias=2.30,
+                                output_space="logits", loss="the standard")
+
+    assert check.judge(at(2.35), t).status == "pass"
+    assert check.judge(at(3.2), t).status == "warn"
+    assert check.judge(at(10.75), t).status == "fail"
+    assert check.judge(at(0.5), t).status == "fail"  # far below theory is a bug too
 
 
 def test_checks_leave_global_random_state_as_found() -> None:

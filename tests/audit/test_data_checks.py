@@ -8,9 +8,16 @@ from helpers import blobs, data, images, result, statuses
 
 import nnrecipe as nr
 import toy
+from nnrecipe.runner import audit_report
 
 DATA_IDS = ["corrupt", "class-balance", "duplicates", "split-leakage", "near-duplicates", "label-conflicts",
             "input-stats", "outliers", "label-issues", "target-leakage"]
+
+
+def pictured(d, check_id: str):  # type: ignore[no-untyped-def]
+    """The check's result, and the material of its picture that the report draws beside it."""
+    report = audit_report(d, ids=[check_id])
+    return report.result.checks[0], report.pictures.check(check_id)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +45,9 @@ def test_clean_images_get_no_fail_and_only_the_unnormalized_warning(clean_images
 def test_duplicates(clean_vectors) -> None:
     (x, y), val = clean_vectors
     x2, y2 = np.r_[x, x[:30]], np.r_[y, y[:30]]
-    r = result(data((x2, y2), val), "duplicates")
+    r, shown = pictured(data((x2, y2), val), "duplicates")
     assert r.status == "warn" and r.evidence["per_split"]["train"]["redundant"] == 30
-    assert len(r.artifacts["pairs"]) == 8 and r.artifacts["pairs"][0]["a_input"] is not None
+    assert len(shown["pairs"]) == 8 and shown["pairs"][0]["a_input"] is not None
     # a loader that repeats every sample: most of the split are copies
     assert result(data((np.r_[x, x, x], np.r_[y, y, y]), val), "duplicates").status == "fail"
 
@@ -105,9 +112,9 @@ def test_outliers(clean_vectors) -> None:
     (x, y), val = clean_vectors
     odd = x.copy()
     odd[42] = x[42] * 60  # a value in the wrong unit
-    r = result(data((odd, y), val), "outliers")
+    r, shown = pictured(data((odd, y), val), "outliers")
     assert r.status == "warn" and r.evidence["properties"]["norm"]["examples"][0]["index"] == 42
-    assert r.artifacts["extremes"]["norm"]["high"][0]["sample"]["index"] == 42
+    assert shown["extremes"]["norm"]["high"][0]["sample"]["index"] == 42
 
 
 def test_outliers_of_image_size() -> None:
@@ -132,11 +139,11 @@ def test_label_issues(clean_vectors) -> None:
     noisy = y.copy()
     wrong = rng.choice(len(y), 60, replace=False)
     noisy[wrong] = (noisy[wrong] + rng.integers(1, 4, 60)) % 4
-    r = result(data((x, noisy), (xv, yv)), "label-issues")
+    r, shown = pictured(data((x, noisy), (xv, yv)), "label-issues")
     assert r.status == "warn"
     found = {c["index"] for c in r.evidence["candidates"] if c["split"] == "train"}
     assert len(found & set(wrong.tolist())) >= 0.8 * len(found)
-    assert {"given", "predicted", "input"} <= set(r.artifacts["candidates"][0])
+    assert {"given", "predicted", "input"} <= set(shown["candidates"][0])
 
 
 def test_label_issues_skips_when_the_quick_model_is_blind() -> None:
@@ -175,15 +182,15 @@ def _tokens(n: int, length: int = 24, vocab: int = 20, seed: int = 0) -> np.ndar
 
 def test_sequence_alignment_and_vocab() -> None:
     ids, ids_val = _tokens(200, seed=1), _tokens(50, seed=2)
-    good = data((ids[:, :-1], ids[:, 1:]), (ids_val[:, :-1], ids_val[:, 1:]), task="sequence", kind="tokens")
+    good = data((ids[:, :-1], ids[:, 1:]), (ids_val[:, :-1], ids_val[:, 1:]), task="sequence", kind="text")
     assert statuses(good, "sequence-alignment", "vocab-coverage", "duplicates", "split-leakage") == {
         "sequence-alignment": "pass", "vocab-coverage": "pass", "duplicates": "pass", "split-leakage": "pass"}
-    copied = data((ids[:, :-1], ids[:, :-1]), (ids_val[:, :-1], ids_val[:, :-1]), task="sequence", kind="tokens")
+    copied = data((ids[:, :-1], ids[:, :-1]), (ids_val[:, :-1], ids_val[:, :-1]), task="sequence", kind="text")
     assert result(copied, "sequence-alignment").status == "fail"
-    wrong_way = data((ids[:, 1:], ids[:, :-1]), (ids_val[:, 1:], ids_val[:, :-1]), task="sequence", kind="tokens")
+    wrong_way = data((ids[:, 1:], ids[:, :-1]), (ids_val[:, 1:], ids_val[:, :-1]), task="sequence", kind="text")
     assert result(wrong_way, "sequence-alignment").status == "fail"
     shifted_vocab = ids_val + 20  # val encoded with another vocabulary
-    other = data((ids[:, :-1], ids[:, 1:]), (shifted_vocab[:, :-1], shifted_vocab[:, 1:]), task="sequence", kind="tokens")
+    other = data((ids[:, :-1], ids[:, 1:]), (shifted_vocab[:, :-1], shifted_vocab[:, 1:]), task="sequence", kind="text")
     assert result(other, "vocab-coverage").status == "fail"
 
 

@@ -8,7 +8,7 @@ import pytest
 import realdata as rd
 from helpers import data, result, statuses
 
-from nnrecipe.checks.data.split_leakage import SplitLeakage, SplitLeakageThresholds
+from nnrecipe.checks.data.split_leakage import SplitLeakage, SplitLeakageEvidence, SplitLeakageThresholds
 
 
 def splits(x: np.ndarray, y: np.ndarray, train: float = 0.8) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -30,7 +30,7 @@ def padded_lines():
 def test_padded_next_token_lines_are_aligned(padded_lines) -> None:
     """makemore-style rows of source lines, targets -1 past the end: before, 34% 'aligned' and a warn."""
     parts = splits(*rd.padded_next_token(padded_lines), train=0.9)
-    d = data(*parts.values(), task="sequence", kind="tokens")
+    d = data(*parts.values(), task="sequence", kind="text")
     assert d.ignore_index == -1
     got = statuses(d)
     assert got["sequence-alignment"] == "pass" and "fail" not in got.values() and "error" not in got.values()
@@ -40,7 +40,7 @@ def test_padded_next_token_lines_are_aligned(padded_lines) -> None:
 
 def test_padded_targets_copied_from_the_inputs_still_fail(padded_lines) -> None:
     parts = splits(*rd.padded_next_token(padded_lines, copy=True), train=0.9)
-    r = audit(parts, "sequence-alignment", task="sequence", kind="tokens")
+    r = audit(parts, "sequence-alignment", task="sequence", kind="text")
     assert r.status == "fail" and r.evidence["copied"] == 1.0
 
 
@@ -150,20 +150,20 @@ def test_a_contiguous_split_of_source_code_windows_passes(text_windows) -> None:
     x, y = text_windows
     cut = int(0.9 * len(x))
     parts = {"train": (x[:cut], y[:cut]), "val": (x[cut:], y[cut:])}
-    r = audit(parts, "split-leakage", task="sequence", kind="tokens", num_classes=256)
+    r = audit(parts, "split-leakage", task="sequence", kind="text", num_classes=256)
     assert r.status == "pass", r.summary
     assert r.evidence["shared"]["train-val"]["exact"] > 0 and r.evidence["windows"]["val"]["fraction"] < 0.2
 
 
 def test_a_random_split_of_overlapping_windows_fails(text_windows) -> None:
-    r = audit(splits(*text_windows, train=0.9), "split-leakage", task="sequence", kind="tokens", num_classes=256)
+    r = audit(splits(*text_windows, train=0.9), "split-leakage", task="sequence", kind="text", num_classes=256)
     assert r.status == "fail" and r.evidence["windows"]["val"]["fraction"] > 0.9
 
 
 def test_windows_that_do_not_overlap_pass_a_random_split() -> None:
     """Stride = window length: a random split shares no text beyond natural repetition."""
     x, y = rd.byte_windows(rd.stdlib_source()[:120000], 32, 32)
-    r = audit(splits(x, y, train=0.9), "split-leakage", task="sequence", kind="tokens", num_classes=256)
+    r = audit(splits(x, y, train=0.9), "split-leakage", task="sequence", kind="text", num_classes=256)
     assert r.status == "pass", r.summary
 
 
@@ -179,7 +179,7 @@ def names():
 
 def test_names_shared_because_the_source_repeats_them_warn(names) -> None:
     """16% of the function names repeat (get, copy, ...): a random split puts 31% of val names in train too."""
-    r = audit(splits(*names, train=0.9), "split-leakage", task="sequence", kind="tokens")
+    r = audit(splits(*names, train=0.9), "split-leakage", task="sequence", kind="text")
     assert r.status == "warn"
     shared = r.evidence["shared"]["train-val"]
     assert shared["exact"] > 0 and r.evidence["train_duplicate_rate"]["exact"] > 0.1
@@ -191,15 +191,16 @@ def test_names_shared_because_the_source_repeats_them_warn(names) -> None:
 def test_names_copied_into_val_fail(names) -> None:
     (x, y), (xv, yv) = rd.random_split(*names, 0.9)
     r = audit({"train": (x, y), "val": (np.r_[xv, x[:200]], np.r_[yv, y[:200]])}, "split-leakage",
-              task="sequence", kind="tokens")
+              task="sequence", kind="text")
     assert r.status == "fail"
 
 
 def _leakage(exact: int, size: int, train_rate: float) -> str:
-    m = {"shared": {"train-val": {"exact": exact, "near": 0, "size": size}},
-         "fractions": {"train-val": {"exact": exact / size, "near": 0.0}},
-         "train_duplicate_rate": {"exact": train_rate, "any": train_rate}, "windows": {}, "exact_examples": []}
-    return SplitLeakage().judge(m, SplitLeakageThresholds()).status
+    e = SplitLeakageEvidence(shared={"train-val": {"exact": exact, "near": 0, "size": size}},
+                             fractions={"train-val": {"exact": exact / size, "near": 0.0}},
+                             train_duplicate_rate={"exact": train_rate, "any": train_rate}, windows={},
+                             exact_examples=[], near_examples=[])
+    return SplitLeakage().judge(e, SplitLeakageThresholds()).status
 
 
 def test_shared_samples_fail_only_beyond_what_train_duplicates_predict() -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
+import numpy as np
+
+from nnrecipe.watching.checks.base import WatchCheck, run_watch_check_pictured
 from nnrecipe.watching.checks.gradient_spike import GradientSpike, GradientSpikeThresholds, find_spikes
+from nnrecipe.watching.checks.input_stats import InputStats
 from nnrecipe.watching.checks.loss_decreases import LossDecreases
 from nnrecipe.watching.checks.lr_schedule import LrSchedule, collapse_step
 from nnrecipe.watching.checks.overfitting import Overfitting
@@ -24,8 +29,8 @@ def _record(**series: list[float]) -> WatchRecord:
     return record
 
 
-def _judge(check: object, record: WatchRecord) -> str:
-    return check.judge(check.measure(record), check.thresholds).status  # type: ignore[attr-defined]
+def _judge(check: WatchCheck[Any, Any], record: WatchRecord) -> str:
+    return check.judge(check.measure(record), check.thresholds).status
 
 
 def test_loss_decreases_weighs_the_drop_against_the_noise() -> None:
@@ -90,3 +95,16 @@ def test_sampled_steps_are_dense_early_and_sparse_later() -> None:
     sampled = [s for s in range(4096) if is_sampled(s)]
     assert sampled[:8] == [0, 1, 3, 7, 15, 31, 63, 127]
     assert len(sampled) < 40 and sampled[-1] == 4095
+
+
+def test_input_stats_pictures_the_per_feature_spread_beside_the_documented_moments() -> None:
+    record = WatchRecord(finished=True)
+    record.inputs = [{"step": 0, "shape": [4, 3], "dtype": "float32", "integer": False, "values": 12, "non_finite": 0,
+                      "mean": 0.1, "std": 0.9, "min": -1.5, "max": 1.5, "feature_mean": [0.0, 0.1, 0.2],
+                      "feature_std": [1.0, 0.9, 0.0], "constant_features": 1}]
+    result, shown = run_watch_check_pictured(InputStats(), record)
+    assert result.status == "pass"
+    assert result.evidence["mean"] == 0.1 and result.evidence["constant_features"] == 1
+    assert not {"feature_mean", "feature_std", "per_channel"} & set(result.evidence)
+    assert set(shown) == {"mean", "std", "per_channel"} and shown["per_channel"] is False
+    assert np.array_equal(shown["mean"], [0.0, 0.1, 0.2]) and np.array_equal(shown["std"], [1.0, 0.9, 0.0])

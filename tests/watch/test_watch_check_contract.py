@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Mapping
-from typing import Any
+import typing
 
 import pytest
 
+from nnrecipe.checks.base import NoThresholds
 from nnrecipe.watching.checks.base import TRAINING, Verdict, WatchCheck, run_watch_check
 from nnrecipe.watching.checks.registry import WATCH_CHECKS
 from nnrecipe.watching.record import WatchRecord
@@ -30,20 +30,32 @@ def test_online_check_declares_its_contract(check_id: str) -> None:
 
 
 @pytest.mark.parametrize("check_id", list(WATCH_CHECKS))
+def test_online_check_measures_a_frozen_evidence_dataclass(check_id: str) -> None:
+    cls = WATCH_CHECKS[check_id]
+    evidence = typing.get_type_hints(cls.measure)["return"]
+    assert dataclasses.is_dataclass(evidence) and evidence.__dataclass_params__.frozen  # type: ignore[union-attr]
+    assert typing.get_type_hints(cls.judge)["e"] is evidence
+
+
+@pytest.mark.parametrize("check_id", list(WATCH_CHECKS))
 def test_an_empty_record_gives_a_skip_or_a_pass_never_an_error(check_id: str) -> None:
     result = run_watch_check(WATCH_CHECKS[check_id](), WatchRecord(finished=True))
     assert result.stage == TRAINING and result.status in ("skip", "pass"), result.summary
 
 
 def test_a_check_that_raises_becomes_an_error_row() -> None:
-    class Broken(WatchCheck):
+    @dataclasses.dataclass(frozen=True)
+    class BrokenEvidence:
+        value: float
+
+    class Broken(WatchCheck[BrokenEvidence, NoThresholds]):
         id = "broken"
         title = "Broken"
 
-        def measure(self, record: WatchRecord) -> dict[str, Any]:
+        def measure(self, record: WatchRecord) -> BrokenEvidence:
             raise ZeroDivisionError("oops")
 
-        def judge(self, measured: Mapping[str, Any], thresholds: Any) -> Verdict:
+        def judge(self, e: BrokenEvidence, t: NoThresholds) -> Verdict:
             raise AssertionError("never reached")
 
     result = run_watch_check(Broken(), WatchRecord())

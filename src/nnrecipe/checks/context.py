@@ -1,14 +1,17 @@
 """What a check is given: the experiment, the device, the seed and a cache of work that checks share.
 
-Several step-2 checks read the same short training run; `ctx.shared(key, compute)` makes sure it runs once.
-Models always come fresh from the user's factory: nnrecipe never touches a model the user holds.
+Two views of it, as protocols: a data check reads a `DataContext` (the data, the seed, the shared cache: an
+experiment's `CheckContext`, or the `AuditContext` of a path given to `nnrecipe audit`); a model check reads a
+`ModelContext` (a `CheckContext`). Several step-2 checks read the same short training run;
+`ctx.shared(key, compute)` makes sure it runs once. Models always come fresh from the user's factory: nnrecipe
+never touches a model the user holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -23,16 +26,68 @@ from nnrecipe.engine.data import (
     make_optimizer,
     take,
 )
-from nnrecipe.engine.seeding import derive_seed, seeded
 from nnrecipe.experiment import Experiment
+from nnrecipe.seeding import derive_seed, seeded
 
 T = TypeVar("T")
 
 BUDGETS = ("quick", "default", "long")
 
 
+class DataContext(Protocol):
+    """What a data check reads: the data (through `nnrecipe.checks.data.common.profile_of`), the seed that draws
+    its samples, and the cache the data checks share (the one streaming profile is built once)."""
+
+    @property
+    def seed(self) -> int | None: ...
+
+    @property
+    def blocked(self) -> str | None:
+        """Why the model checks that need the loss cannot run (see engine.preflight); None for a data audit."""
+        ...
+
+    def shared(self, key: str, compute: Callable[[], T]) -> T: ...
+
+
+class ModelContext(DataContext, Protocol):
+    """What a model check reads: the experiment, the device, fresh seeded models, batches and the shared cache."""
+
+    @property
+    def experiment(self) -> Experiment: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def budget(self) -> str: ...
+
+    @property
+    def task(self) -> str: ...
+
+    @property
+    def num_classes(self) -> int | None: ...
+
+    @property
+    def ignore_index(self) -> int | None: ...
+
+    @property
+    def loss_fn(self) -> LossFn: ...
+
+    def class_prior(self) -> torch.Tensor: ...
+
+    def derive(self, *names: object) -> int: ...
+
+    def fresh_model(self, *names: object, factory: Callable[[], nn.Module] | None = None) -> nn.Module: ...
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer: ...
+
+    def batch(self, n: int, split: str = "train", *names: object) -> Batch: ...
+
+
 @dataclass
 class CheckContext:
+    """The context of `nnrecipe check` and `run`: an experiment on a device (a `ModelContext`)."""
+
     experiment: Experiment
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -9,7 +10,11 @@ from torch.utils.data import TensorDataset
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.augment_consistency import AugmentConsistency, AugmentConsistencyThresholds
+from nnrecipe.checks.skeleton.augment_consistency import (
+    AugmentConsistency,
+    AugmentConsistencyEvidence,
+    AugmentConsistencyThresholds,
+)
 
 
 def left_right(n: int, seed: int) -> TensorDataset:
@@ -43,7 +48,7 @@ def test_label_preserving_flip_passes_and_label_breaking_flip_fails() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = AugmentConsistency().judge, AugmentConsistencyThresholds()
-    m = {"metric": "accuracy", "clean": 0.9, "input_free_baseline": 0.5}
-    assert judge({**m, "augmented": 0.85}, t).status == "pass"
-    assert judge({**m, "augmented": 0.1}, t).status == "fail"
-    assert judge({**m, "clean": 0.55, "augmented": 0.1}, t).status == "skip"
+    m = AugmentConsistencyEvidence(metric="accuracy", clean=0.9, augmented=0.85, input_free_baseline=0.5)
+    assert judge(m, t).status == "pass"
+    assert judge(dataclasses.replace(m, augmented=0.1), t).status == "fail"
+    assert judge(dataclasses.replace(m, clean=0.55, augmented=0.1), t).status == "skip"

@@ -7,7 +7,11 @@ from torch import nn
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.batch_independence import BatchIndependence, BatchIndependenceThresholds
+from nnrecipe.checks.skeleton.batch_independence import (
+    BatchIndependence,
+    BatchIndependenceEvidence,
+    BatchIndependenceThresholds,
+)
 
 
 class MixesBatch(nn.Module):
@@ -56,7 +60,10 @@ def test_rnn_without_batch_first_fails_by_perturbation() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = BatchIndependence().judge, BatchIndependenceThresholds()
-    base = {"batch_norm_layers": [], "method": "gradient"}
-    assert judge({**base, "eval_leakage": 0.0, "train_leakage": 0.0}, t).status == "pass"
-    assert judge({**base, "eval_leakage": 0.3, "train_leakage": 0.3}, t).status == "fail"
-    assert judge({**base, "eval_leakage": 0.0, "train_leakage": 0.3}, t).status == "warn"
+    def leaks(eval_leakage: float, train_leakage: float) -> BatchIndependenceEvidence:
+        return BatchIndependenceEvidence(eval_leakage=eval_leakage, train_leakage=train_leakage, batch_norm_layers=[],
+                                         method="gradient")
+
+    assert judge(leaks(0.0, 0.0), t).status == "pass"
+    assert judge(leaks(0.3, 0.3), t).status == "fail"
+    assert judge(leaks(0.0, 0.3), t).status == "warn"

@@ -6,7 +6,7 @@ from torch import nn
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.capacity import Capacity, CapacityThresholds
+from nnrecipe.checks.skeleton.capacity import Capacity, CapacityEvidence, CapacityThresholds
 
 
 def status(exp: nr.Experiment) -> str:
@@ -21,11 +21,15 @@ def test_correct_setup_passes_and_softmax_before_loss_warns() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = Capacity().judge, CapacityThresholds()
-    assert judge({"_base": [2.0] * 10 + [1.0] * 10, "_big": [2.0] * 10 + [0.8] * 10}, t).status == "pass"
+
+    def runs(base: list[float], big: list[float]) -> CapacityEvidence:
+        return CapacityEvidence(parameters=100, parameters_doubled=200, base=base, big=big)
+
+    assert judge(runs([2.0] * 10 + [1.0] * 10, [2.0] * 10 + [0.8] * 10), t).status == "pass"
     # A run that learns well but ends a little above at twice the width: batch noise, not a bottleneck.
-    assert judge({"_base": [2.0] * 10 + [1.0] * 10, "_big": [2.0] * 10 + [1.1] * 10}, t).status == "pass"
+    assert judge(runs([2.0] * 10 + [1.0] * 10, [2.0] * 10 + [1.1] * 10), t).status == "pass"
     # A run that stalls, and width does not help: worth a look.
-    assert judge({"_base": [2.0] * 10 + [1.9] * 10, "_big": [2.0] * 10 + [1.95] * 10}, t).status == "warn"
+    assert judge(runs([2.0] * 10 + [1.9] * 10, [2.0] * 10 + [1.95] * 10), t).status == "warn"
 
 
 class ReadsItsConfig(nn.Module):

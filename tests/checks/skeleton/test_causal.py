@@ -7,7 +7,7 @@ from torch import nn
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.causal import Causal, CausalThresholds
+from nnrecipe.checks.skeleton.causal import Causal, CausalEvidence, CausalThresholds
 
 
 class LooksAhead(toy.TinyCausalLM):
@@ -34,6 +34,9 @@ def test_skips_other_tasks() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = Causal().judge, CausalThresholds()
-    m = {"perturbed_positions": [1, 8], "worst_position": 8}
-    assert judge({**m, "leakage_from_future": 0.0}, t).status == "pass"
-    assert judge({**m, "leakage_from_future": 0.2}, t).status == "fail"
+
+    def leak(value: float, where: int | None) -> CausalEvidence:
+        return CausalEvidence(leakage_from_future=value, perturbed_positions=[1, 8], worst_position=where)
+
+    assert judge(leak(0.0, None), t).status == "pass"
+    assert judge(leak(0.2, 8), t).status == "fail"

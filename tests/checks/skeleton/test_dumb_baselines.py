@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch.utils.data import TensorDataset
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.dumb_baselines import DumbBaselines, DumbBaselinesThresholds
+from nnrecipe.checks.skeleton.dumb_baselines import DumbBaselines, DumbBaselinesEvidence, DumbBaselinesThresholds
 
 
 def result(exp: nr.Experiment) -> nr.CheckResult:
@@ -29,17 +31,18 @@ def test_labels_shuffled_fail() -> None:
 def test_judge_without_torch() -> None:
     judge, t = DumbBaselines().judge, DumbBaselinesThresholds()
     major = {"accuracy": 0.3, "loss": 1.2}
-    good = {"task": "classification", "majority": major, "linear": None, "short_run": {"accuracy": 0.8, "loss": 0.5}}
-    bad = {**good, "short_run": {"accuracy": 0.33, "loss": 1.25}}
+    good = DumbBaselinesEvidence(task="classification", majority=major, linear=None,
+                                 short_run={"accuracy": 0.8, "loss": 0.5}, samples=512)
+    bad = dataclasses.replace(good, short_run={"accuracy": 0.33, "loss": 1.25})
     assert judge(good, t).status == "pass"
     assert judge(bad, t).status == "fail"
     # A language model early in training: every number ahead of the unigram baseline, by a clear margin in
     # accuracy over 2,048 validation windows (the word-level LSTM case): a pass, not "does not beat".
-    lm = {"task": "sequence", "majority": {"accuracy": 0.053, "loss": 6.60}, "linear": None, "samples": 2048,
-          "short_run": {"accuracy": 0.098, "loss": 6.52}}
+    lm = DumbBaselinesEvidence(task="sequence", majority={"accuracy": 0.053, "loss": 6.60}, linear=None,
+                               short_run={"accuracy": 0.098, "loss": 6.52}, samples=2048)
     assert judge(lm, t).status == "pass"
     # The same gap on 40 samples is within chance (shuffled labels look like this).
-    assert judge({**lm, "samples": 40}, t).status == "fail"
+    assert judge(dataclasses.replace(lm, samples=40), t).status == "fail"
 
 
 def test_padding_targets_are_left_out_of_the_majority_baseline() -> None:

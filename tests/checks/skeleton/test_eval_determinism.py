@@ -7,7 +7,11 @@ from torch import nn
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.eval_determinism import EvalDeterminism, EvalDeterminismThresholds
+from nnrecipe.checks.skeleton.eval_determinism import (
+    EvalDeterminism,
+    EvalDeterminismEvidence,
+    EvalDeterminismThresholds,
+)
 
 
 class DropoutAlwaysOn(nn.Module):
@@ -36,6 +40,8 @@ def test_batch_statistics_at_eval_fail() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = EvalDeterminism().judge, EvalDeterminismThresholds()
-    assert judge({"repeat_difference": 0.0, "alone_difference": 1e-7}, t).status == "pass"
-    assert judge({"repeat_difference": 0.1, "alone_difference": 0.0}, t).status == "fail"
-    assert judge({"repeat_difference": 0.0, "alone_difference": float("inf")}, t).status == "fail"
+    assert judge(EvalDeterminismEvidence(repeat_difference=0.0, alone_difference=1e-7), t).status == "pass"
+    assert judge(EvalDeterminismEvidence(repeat_difference=0.1, alone_difference=0.0), t).status == "fail"
+    assert judge(EvalDeterminismEvidence(repeat_difference=0.0, alone_difference=float("inf")), t).status == "fail"
+    raised = EvalDeterminismEvidence(repeat_difference=0.0, alone_difference=float("inf"), alone_error="ValueError: x")
+    assert "alone it raises ValueError: x" in judge(raised, t).summary

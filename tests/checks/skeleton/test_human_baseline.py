@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.human_baseline import HumanBaseline, HumanBaselineThresholds
+from nnrecipe.checks.skeleton.human_baseline import HumanBaseline, HumanBaselineEvidence, HumanBaselineThresholds
 
 
 def result(exp: nr.Experiment) -> nr.CheckResult:
@@ -22,6 +22,9 @@ def test_agreeing_humans_pass_and_disagreeing_warn() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = HumanBaseline().judge, HumanBaselineThresholds()
-    m = {"samples": 10, "metric": "accuracy", "model_short_run": 0.7}
-    assert judge({**m, "human": 0.95}, t).status == "pass"
-    assert judge({**m, "human": 0.5}, t).status == "warn"
+    def humans(score: float, metric: str = "accuracy") -> HumanBaselineEvidence:
+        return HumanBaselineEvidence(samples=10, metric=metric, human=score, model_short_run=0.7)
+
+    assert judge(humans(0.95), t).status == "pass"
+    assert judge(humans(0.5), t).status == "warn"
+    assert judge(humans(0.5, "mse"), t).status == "pass"  # no agreement ceiling on an error

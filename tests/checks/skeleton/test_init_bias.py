@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch.utils.data import TensorDataset
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.init_bias import InitBias, InitBiasThresholds, with_fixed_init
+from nnrecipe.checks.skeleton.init_bias import InitBias, InitBiasEvidence, InitBiasThresholds, with_fixed_init
 
 
 def _binary(n: int, seed: int) -> TensorDataset:
@@ -35,7 +37,7 @@ def test_imbalanced_uniform_init_warns_and_fix_init_passes() -> None:
     assert result.status == "warn"
     assert result.evidence["loss_at_init_after"] < result.evidence["loss_at_init_before"]
     fixed = status(with_fixed_init(_imbalanced()))
-    assert fixed.status == "pass" and fixed.evidence["fixed"]
+    assert fixed.status == "pass" and fixed.evidence["fixed"] and "task" not in fixed.evidence
     assert fixed.evidence["loss_at_init_after"] < fixed.evidence["loss_at_init_before"]
 
 
@@ -57,8 +59,14 @@ def test_init_final_bias_sets_log_prior_and_mean() -> None:
 def test_judge_without_torch() -> None:
     judge = InitBias().judge
     t = InitBiasThresholds()
-    assert judge({"loss_at_init_before": 1.0, "loss_at_init_after": 0.95, "fixed": False}, t).status == "pass"
-    assert judge({"loss_at_init_before": 1.0, "loss_at_init_after": 0.5, "fixed": False}, t).status == "warn"
+
+    def init(before: float, after: float | None) -> InitBiasEvidence:
+        return InitBiasEvidence(loss_at_init_before=before, loss_at_init_after=after, fixed=False,
+                                fixable=after is not None, task="classification")
+
+    assert judge(init(1.0, 0.95), t).status == "pass"
+    assert judge(init(1.0, 0.5), t).status == "warn"
+    assert judge(init(1.0, None), t).status == "pass"  # no final-layer bias to set
 
 
 def test_cli_fix_init_flag(tmp_path) -> None:
@@ -69,9 +77,7 @@ def test_cli_fix_init_flag(tmp_path) -> None:
 
 
 def test_a_next_token_model_starting_uniform_passes_where_imbalanced_classes_warn() -> None:
-    from nnrecipe.checks.skeleton.init_bias import InitBias, InitBiasThresholds
-
     judge, t = InitBias().judge, InitBiasThresholds()
-    zipf = {"loss_at_init_before": 3.35, "loss_at_init_after": 2.96, "fixed": False, "fixable": True}
-    assert judge({**zipf, "task": "sequence"}, t).status == "pass"
-    assert judge({**zipf, "task": "classification"}, t).status == "warn"
+    zipf = InitBiasEvidence(loss_at_init_before=3.35, loss_at_init_after=2.96, fixed=False, fixable=True)
+    assert judge(dataclasses.replace(zipf, task="sequence"), t).status == "pass"
+    assert judge(dataclasses.replace(zipf, task="classification"), t).status == "warn"

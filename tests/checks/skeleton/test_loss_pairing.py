@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.loss_pairing import LossPairing, LossPairingThresholds
+from nnrecipe.checks.skeleton.loss_pairing import LossPairing, LossPairingEvidence, LossPairingThresholds
 
 
 def status(exp: nr.Experiment) -> str:
@@ -33,8 +35,10 @@ def test_summed_loss_warns() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = LossPairing().judge, LossPairingThresholds()
-    m = {"loss": 1.0, "targets_shuffled": 1.3, "joint_permutation": 1.0, "mean_per_sample": 1.0, "batch": 16,
-         "output_shape": [16, 4], "target_shape": [16], "task": "classification"}
+    m = LossPairingEvidence(loss=1.0, targets_shuffled=1.3, joint_permutation=1.0, mean_per_sample=1.0, batch=16,
+                            output_shape=[16, 4], target_shape=[16], task="classification")
     assert judge(m, t).status == "pass"
-    assert judge({**m, "targets_shuffled": 1.0}, t).status == "fail"
-    assert judge({**m, "mean_per_sample": 1 / 16}, t).status == "warn"
+    assert judge(dataclasses.replace(m, targets_shuffled=1.0), t).status == "fail"
+    assert judge(dataclasses.replace(m, mean_per_sample=1 / 16), t).status == "warn"
+    assert "differs from the mean" in judge(dataclasses.replace(m, mean_per_sample=0.5), t).summary
+    assert judge(dataclasses.replace(m, task="regression", output_shape=[16, 1]), t).status == "fail"

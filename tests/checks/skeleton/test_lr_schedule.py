@@ -6,7 +6,7 @@ import torch
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.lr_schedule import LrSchedule, LrScheduleThresholds
+from nnrecipe.checks.skeleton.lr_schedule import LrSchedule, LrScheduleEvidence, LrScheduleThresholds
 
 
 def status(exp: nr.Experiment) -> str:
@@ -23,13 +23,19 @@ def test_epoch_schedule_per_epoch_passes_and_per_step_fails() -> None:
     assert status(toy.classification(scheduler=step_lr, scheduler_interval="step", epochs=3)) == "fail"
 
 
+def schedule(lrs: list[float], interval: str = "step", base_lr: float = 1.0) -> LrScheduleEvidence:
+    return LrScheduleEvidence(steps=len(lrs), interval=interval, base_lr=base_lr, start=lrs[0] if lrs else None,
+                              end=lrs[-1] if lrs else None, lrs=lrs, step_lrs=lrs)
+
+
 def test_judge_without_torch() -> None:
     judge, t = LrSchedule().judge, LrScheduleThresholds()
-    m = {"interval": "step"}
-    assert judge({**m, "_lrs": [1.0] * 50 + [0.1] * 50}, t).status == "pass"
-    assert judge({**m, "_lrs": [1.0] * 10 + [1e-5] * 90}, t).status == "fail"
-    assert judge({**m, "_lrs": [1.0, float("nan")]}, t).status == "fail"
-    assert judge({**m, "_lrs": [0.0] + [1.0] * 99}, t).status == "pass"  # warm-up from zero is fine
+    assert judge(schedule([1.0] * 50 + [0.1] * 50), t).status == "pass"
+    assert judge(schedule([1.0] * 10 + [1e-5] * 90), t).status == "fail"
+    assert judge(schedule([1.0, float("nan")]), t).status == "fail"
+    assert judge(schedule([0.0] + [1.0] * 99), t).status == "pass"  # warm-up from zero is fine
+    assert judge(schedule([1.0] * 60 + [0.0] * 40), t).status == "fail"  # the schedule ends before the budget
+    assert judge(schedule([]), t).status == "pass"
 
 
 def warmup_cosine(warmup: int, total: int) -> object:
@@ -56,6 +62,5 @@ def test_iteration_warmup_stepped_per_step_passes_and_per_epoch_fails() -> None:
 
 def test_judge_never_reaching_the_base_lr() -> None:
     judge, t = LrSchedule().judge, LrScheduleThresholds()
-    m = {"interval": "epoch", "base_lr": 1.0}
-    assert judge({**m, "_lrs": [0.005 * (i // 10 + 1) for i in range(100)]}, t).status == "fail"
-    assert judge({**m, "_lrs": [min(1.0, i / 10) for i in range(100)]}, t).status == "pass"
+    assert judge(schedule([0.005 * (i // 10 + 1) for i in range(100)], "epoch"), t).status == "fail"
+    assert judge(schedule([min(1.0, i / 10) for i in range(100)], "epoch"), t).status == "pass"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from torch.utils.data import TensorDataset
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.output_shape import OutputShape
+from nnrecipe.checks.base import NoThresholds
+from nnrecipe.checks.skeleton.output_shape import OutputShape, OutputShapeEvidence
 
 
 def status(exp: nr.Experiment) -> str:
@@ -25,8 +28,11 @@ def test_too_few_classes_and_regression_broadcast_fail() -> None:
 
 
 def test_judge_without_torch() -> None:
-    judge = OutputShape().judge
-    m = {"task": "classification", "expected": [4, 10], "num_classes_given": False, "floating": True}
-    assert judge({**m, "output_shape": [4, 10]}, None).status == "pass"
-    assert judge({**m, "output_shape": [4, 12]}, None).status == "warn"
-    assert judge({**m, "output_shape": [4, 8]}, None).status == "fail"
+    judge, t = OutputShape().judge, NoThresholds()
+    m = OutputShapeEvidence(task="classification", output_shape=[4, 10], expected=[4, 10], num_classes_given=False,
+                            floating=True)
+    assert judge(m, t).status == "pass"
+    assert judge(dataclasses.replace(m, output_shape=[4, 12]), t).status == "warn"
+    assert judge(dataclasses.replace(m, output_shape=[4, 8]), t).status == "fail"
+    assert judge(dataclasses.replace(m, output_shape=[4, 12], num_classes_given=True), t).status == "fail"
+    assert judge(dataclasses.replace(m, floating=False), t).status == "fail"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.params_update import ParamsUpdate, ParamsUpdateThresholds
+from nnrecipe.checks.skeleton.params_update import ParamsUpdate, ParamsUpdateEvidence, ParamsUpdateThresholds
 
 
 def status(exp: nr.Experiment) -> str:
@@ -30,7 +32,10 @@ def test_params_missing_from_optimizer_fail_and_frozen_warn() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = ParamsUpdate().judge, ParamsUpdateThresholds()
-    m = {"trainable": 2, "frozen": [], "not_in_optimizer": [], "no_gradient": [], "_moved": {"w": 0.1, "b": 0.2},
-         "_trainable_names": ["w", "b"]}
+    m = ParamsUpdateEvidence(trainable=2, frozen=[], not_in_optimizer=[], no_gradient=[], moved={"w": 0.1, "b": 0.2},
+                             trainable_names=["w", "b"])
     assert judge(m, t).status == "pass"
-    assert judge({**m, "no_gradient": ["b"], "_moved": {"w": 0.1, "b": 0.0}}, t).status == "fail"
+    cut = judge(dataclasses.replace(m, no_gradient=["b"], moved={"w": 0.1, "b": 0.0}), t)
+    assert cut.status == "fail" and cut.evidence["did_not_move"] == ["b"]
+    assert judge(dataclasses.replace(m, not_in_optimizer=["b"]), t).status == "fail"
+    assert judge(dataclasses.replace(m, frozen=["c"]), t).status == "warn"

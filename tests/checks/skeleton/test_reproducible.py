@@ -9,7 +9,7 @@ import torch
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.reproducible import Reproducible, ReproducibleThresholds
+from nnrecipe.checks.skeleton.reproducible import Reproducible, ReproducibleEvidence, ReproducibleThresholds
 
 UNSEEDED = np.random.default_rng()
 
@@ -33,6 +33,6 @@ def test_seeded_augmentation_passes_and_unseeded_fails() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = Reproducible().judge, ReproducibleThresholds()
-    assert judge({"first_run": [1.0, 0.9], "second_run": [1.0, 0.9]}, t).status == "pass"
-    assert judge({"first_run": [1.0, 0.9], "second_run": [1.0, 0.8]}, t).status == "fail"
-    assert judge({"first_run": [1.0, 0.9], "second_run": [1.0, 0.9 + 1e-5]}, t).status == "warn"
+    assert judge(ReproducibleEvidence(first_run=[1.0, 0.9], second_run=[1.0, 0.9]), t).status == "pass"
+    assert judge(ReproducibleEvidence(first_run=[1.0, 0.9], second_run=[1.0, 0.8]), t).status == "fail"
+    assert judge(ReproducibleEvidence(first_run=[1.0, 0.9], second_run=[1.0, 0.9 + 1e-5]), t).status == "warn"

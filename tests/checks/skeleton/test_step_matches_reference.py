@@ -9,7 +9,14 @@ import torch.nn.functional as F
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.step_matches_reference import StepMatchesReference, StepMatchesReferenceThresholds
+from nnrecipe.checks.skeleton.step_matches_reference import (
+    GradientRecord,
+    StepMatchesReference,
+    StepMatchesReferenceEvidence,
+    StepMatchesReferenceThresholds,
+    StepRecord,
+    UpdateRecord,
+)
 
 
 def status(exp: nr.Experiment) -> str:
@@ -55,14 +62,22 @@ def test_missing_zero_grad_and_clipped_loss_fail() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = StepMatchesReference().judge, StepMatchesReferenceThresholds()
-    ok = {"cosine": 1.0, "norm_ratio": 1.0, "reference_norm": 1.0}
-    assert judge({"steps": 2, "per_step": [ok, ok]}, t).status == "pass"
-    assert judge({"steps": 2, "per_step": [ok, {**ok, "norm_ratio": 4.0}]}, t).status == "fail"
-    by_hand = {"kind": "update", "cosine": 1.0, "moved": 0.1, "reference_norm": 1.0}
-    assert judge({"steps": 2, "per_step": [by_hand, by_hand]}, t).status == "pass"
-    assert judge({"steps": 2, "per_step": [by_hand, {**by_hand, "cosine": 0.7}]}, t).status == "warn"
-    assert judge({"steps": 2, "per_step": [by_hand, {**by_hand, "cosine": -1.0}]}, t).status == "fail"
-    assert judge({"steps": 2, "per_step": [{**by_hand, "moved": 0.0}]}, t).status == "fail"
+
+    def steps(*records: StepRecord) -> StepMatchesReferenceEvidence:
+        return StepMatchesReferenceEvidence(steps=len(records), per_step=list(records),
+                                            optimizer_steps=sum(r["kind"] == "gradient" for r in records))
+
+    ok: GradientRecord = {"kind": "gradient", "cosine": 1.0, "norm_ratio": 1.0, "reference_norm": 1.0}
+    assert judge(steps(ok, ok), t).status == "pass"
+    assert judge(steps(ok, {**ok, "norm_ratio": 4.0}), t).status == "fail"
+    assert judge(steps(ok, {**ok, "norm_ratio": 0.0}), t).status == "fail"  # the gradient is lost
+    assert judge(steps(ok, {**ok, "cosine": 0.5}), t).status == "fail"
+    assert "clipping" in judge(steps(ok, {**ok, "norm_ratio": 0.5}), t).summary
+    by_hand: UpdateRecord = {"kind": "update", "cosine": 1.0, "moved": 0.1, "reference_norm": 1.0}
+    assert judge(steps(by_hand, by_hand), t).status == "pass"
+    assert judge(steps(by_hand, {**by_hand, "cosine": 0.7}), t).status == "warn"
+    assert judge(steps(by_hand, {**by_hand, "cosine": -1.0}), t).status == "fail"
+    assert judge(steps({**by_hand, "moved": 0.0}), t).status == "fail"
 
 
 def hand_written_update(sign: float) -> Any:

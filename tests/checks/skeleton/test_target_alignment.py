@@ -6,7 +6,12 @@ from torch.utils.data import TensorDataset
 
 import nnrecipe as nr
 import toy
-from nnrecipe.checks.skeleton.target_alignment import TargetAlignment, TargetAlignmentThresholds
+from nnrecipe.checks.skeleton.target_alignment import (
+    Agreement,
+    TargetAlignment,
+    TargetAlignmentEvidence,
+    TargetAlignmentThresholds,
+)
 
 
 def status(exp: nr.Experiment) -> str:
@@ -21,6 +26,9 @@ def test_next_token_targets_pass_and_unshifted_fail() -> None:
 
 def test_judge_without_torch() -> None:
     judge, t = TargetAlignment().judge, TargetAlignmentThresholds()
-    chance = {"rate": 0.06, "chance": 0.06}
-    assert judge({"same_position": chance, "previous_position": chance}, t).status == "pass"
-    assert judge({"same_position": {"rate": 1.0, "chance": 0.06}, "previous_position": chance}, t).status == "fail"
+    chance: Agreement = {"rate": 0.06, "chance": 0.06}
+    copied: Agreement = {"rate": 1.0, "chance": 0.06}
+    assert judge(TargetAlignmentEvidence(same_position=chance, previous_position=chance), t).status == "pass"
+    assert judge(TargetAlignmentEvidence(same_position=copied, previous_position=chance), t).status == "fail"
+    lagged = judge(TargetAlignmentEvidence(same_position=chance, previous_position={"rate": 0.4, "chance": 0.06}), t)
+    assert lagged.status == "warn" and "the previous input" in lagged.summary

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
-from nnrecipe.audit.context import audit_context, profile_of
+from nnrecipe.audit.context import audit_context
+from nnrecipe.audit.context import profile_of as _profile_of
 from nnrecipe.audit.profile import Profile, fetch
+from nnrecipe.checks.context import DataContext
 
 #: at most this many offending samples are named in the evidence (counts are always exact)
 LISTED = 20
 #: at most this many pairs or extremes get pictures in the artifacts
 PICTURED = 8
 
-__all__ = ["LISTED", "PICTURED", "Profile", "audit_context", "profile_of", "pictures", "pair_pictures", "task_of"]
+__all__ = ["LISTED", "PICTURED", "Pair", "Profile", "audit_context", "profile_of", "pictures", "pair_pictures",
+           "task_of"]
 
 
-def task_of(ctx: Any) -> str:
+class Pair(TypedDict):
+    """Two samples side by side, for the report: each side's name (split, index, path), input and target."""
+
+    a: dict[str, Any]
+    b: dict[str, Any]
+    a_input: Any
+    b_input: Any
+    a_target: Any
+    b_target: Any
+
+
+def profile_of(ctx: DataContext) -> Profile:
+    """The streaming profile of the context's data, built on first use and shared by every data check."""
+    profile: Profile = _profile_of(ctx)
+    return profile
+
+
+def task_of(ctx: DataContext) -> str:
     return audit_context(ctx).data.task
 
 
@@ -31,9 +51,9 @@ def pictures(profile: Profile, rows: list[int] | np.ndarray) -> list[Any]:
     return out
 
 
-def pair_pictures(profile: Profile, a: np.ndarray, b: np.ndarray) -> list[dict[str, Any]]:
+def pair_pictures(profile: Profile, a: np.ndarray, b: np.ndarray) -> list[Pair]:
     """Up to PICTURED pairs side by side: each side's sample, split/index/path and target."""
-    pairs = []
+    pairs: list[Pair] = []
     for i, j in list(zip(a, b, strict=False))[:PICTURED]:
         left, right = pictures(profile, [int(i), int(j)])
         pairs.append({"a": profile.describe(int(i)), "b": profile.describe(int(j)), "a_input": left, "b_input": right,

@@ -23,15 +23,19 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.data.common import LISTED, profile_of, task_of
+from nnrecipe.checks.base import CannotRun, DataCheck, Verdict, picture
+from nnrecipe.checks.context import CheckContext, DataContext
+from nnrecipe.checks.data.common import LISTED, Profile, profile_of, task_of
+
+if TYPE_CHECKING:
+    import torch
+
+    from nnrecipe.experiment import Experiment
 
 PER_SPLIT = 1500
 FOLDS = 5
@@ -59,7 +63,46 @@ class LabelIssuesThresholds:
     min_samples: int = 100
 
 
-class LabelIssues(Check):
+@dataclass(frozen=True)
+class LabelIssuesEvidence:
+    #: labelled samples scored (of the classes with a sample in every fold), of the train and val samples read
+    sampled: int
+    of: int
+    #: the accuracy of always predicting the most common sampled class
+    majority_accuracy: float
+    #: the model that predicts out of fold: "linear" (a quick logistic regression) or "experiment" (its own)
+    model: str
+    #: the experiment's own model: its folds, epochs and steps per fold model, and the --budget they follow
+    folds: int | None = None
+    epochs: int | None = None
+    steps_per_fold: int | None = None
+    budget: str | None = None
+    #: with enough samples: the out-of-fold accuracy, the labels flagged, and the most doubtful (at most LISTED)
+    model_accuracy: float | None = None
+    issues: int | None = None
+    fraction: float | None = None
+    candidates: list[dict[str, Any]] | None = None
+    #: the experiment's own model: the seconds its folds took, and what the linear model reached before
+    seconds: float | None = None
+    linear_accuracy: float | None = None
+    #: the report's grid, "given / predicted" (up to 16, lowest confidence first), and every flagged sample
+    candidate_pictures: list[dict[str, Any]] | None = picture()
+    flagged: list[dict[str, Any]] | None = picture()
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """What confident learning found on out-of-fold probabilities."""
+
+    model_accuracy: float
+    issues: int
+    fraction: float
+    candidates: list[dict[str, Any]]
+    candidate_pictures: list[dict[str, Any]]
+    flagged: list[dict[str, Any]]
+
+
+class LabelIssues(DataCheck[LabelIssuesEvidence, LabelIssuesThresholds]):
     """Likely wrong labels from out-of-fold predictions (cleanlab's confident learning)."""
 
     id = "label-issues"
@@ -67,60 +110,76 @@ class LabelIssues(Check):
     title = "Likely wrong labels (confident learning)"
     Thresholds = LabelIssuesThresholds
 
-    def applies(self, ctx: CheckContext) -> str | None:
+    def applies(self, ctx: DataContext) -> str | None:
         if task_of(ctx) != "classification":
             return f"confident learning scores class labels; a {task_of(ctx)} task has none"
         return None
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: DataContext) -> LabelIssuesEvidence:
         p = profile_of(ctx)
         x, y, where, inputs = _sample(p, PER_SPLIT)
         keep = _classes_with(y, FOLDS)
         x, y, where, inputs = x[keep], y[keep], _pick(where, keep), _pick(inputs, keep)
-        measured: dict[str, Any] = {"sampled": int(len(y)), "of": _labelled_pool(p), "majority_accuracy": _majority(y),
-                                    "model": "linear"}
+        measured = LabelIssuesEvidence(sampled=int(len(y)), of=_labelled_pool(p), majority_accuracy=_majority(y),
+                                       model="linear")
         if len(y) < self.thresholds.min_samples or len(np.unique(y)) < 2:
             return measured
         # cleanlab wants labels 0..K-1 matching the probability columns, whatever ids the classes carry
         classes, local = np.unique(y, return_inverse=True)
-        probs = _out_of_fold(x, local, seed=int(getattr(ctx, "seed", 0) or 0))
-        measured.update(_scored(y, classes, probs, where, inputs))
+        probs = _out_of_fold(x, local, seed=int(ctx.seed or 0))
+        measured = _with_scores(measured, _scored(y, classes, probs, where, inputs))
         if _skill(measured) < self.thresholds.min_model_skill and _has_model(ctx):
-            linear = measured["model_accuracy"]
-            measured = {**_own_model(ctx, p, min_samples=self.thresholds.min_samples), "linear_accuracy": linear}
+            own = _own_model(ctx, p, min_samples=self.thresholds.min_samples)
+            return replace(own, linear_accuracy=measured.model_accuracy)
         return measured
 
-    def judge(self, m: Mapping[str, Any], t: LabelIssuesThresholds) -> Verdict:
-        if "model_accuracy" not in m:
-            return Verdict("skip", f"too few labelled samples to judge ({m['sampled']} sampled)")
-        own = m["model"] == "experiment"
-        if _skill(m) < t.min_model_skill:
-            if own:
-                longer = "; --budget long trains it longer" if m["budget"] != "long" else ""
-                return Verdict("skip", f"the experiment's model, trained {m['epochs']} epochs per fold, reaches only "
-                               f"{m['model_accuracy']:.0%} out of fold (a linear model {m['linear_accuracy']:.0%}, "
-                               f"the majority class {m['majority_accuracy']:.0%}): too weak for its disagreements to "
-                               f"point at wrong labels{longer}")
-            return Verdict("skip", f"a quick linear model reaches only {m['model_accuracy']:.0%} out of fold (majority "
-                           f"class {m['majority_accuracy']:.0%}): too weak for its disagreements to point at wrong labels")
-        judge = (f"the experiment's model ({m['folds']} folds x {m['epochs']} epochs; a linear model reaches "
-                 f"{m['linear_accuracy']:.0%})" if own else "a quick model")
-        text = (f"{m['issues']} of {m['sampled']} sampled labels ({m['fraction']:.1%}) look wrong to {judge} "
-                f"with {m['model_accuracy']:.0%} out-of-fold accuracy")
-        if m["fraction"] >= t.warn_fraction:
+    def pictures(self, e: LabelIssuesEvidence) -> dict[str, Any]:
+        # the grid's `candidates` carry the inputs; the document's `candidates` name the samples only
+        if e.flagged is None:
+            return {}
+        return {"candidates": e.candidate_pictures, "flagged": e.flagged}
+
+    def judge(self, e: LabelIssuesEvidence, t: LabelIssuesThresholds) -> Verdict:
+        if e.model_accuracy is None:
+            return Verdict("skip", f"too few labelled samples to judge ({e.sampled} sampled)")
+        own = e.model == "experiment"
+        if _skill(e) < t.min_model_skill:
+            return Verdict("skip", _too_weak(e))
+        judge = (f"the experiment's model ({e.folds} folds x {e.epochs} epochs; a linear model reaches "
+                 f"{e.linear_accuracy:.0%})" if own else "a quick model")
+        text = (f"{e.issues} of {e.sampled} sampled labels ({e.fraction:.1%}) look wrong to {judge} "
+                f"with {e.model_accuracy:.0%} out-of-fold accuracy")
+        if e.fraction is not None and e.fraction >= t.warn_fraction:
             return Verdict("warn", text, "look at the candidates (given vs predicted label) and relabel the ones that "
                            "are wrong; a high rate points at a labelling process to fix, not single samples")
         return Verdict("pass", text)
 
 
-def _skill(m: Mapping[str, Any]) -> float:
+def _too_weak(e: LabelIssuesEvidence) -> str:
+    """Why the model's disagreements cannot point at wrong labels: its out-of-fold accuracy, against the baselines."""
+    if e.model == "experiment":
+        longer = "; --budget long trains it longer" if e.budget != "long" else ""
+        return (f"the experiment's model, trained {e.epochs} epochs per fold, reaches only "
+                f"{e.model_accuracy:.0%} out of fold (a linear model {e.linear_accuracy:.0%}, "
+                f"the majority class {e.majority_accuracy:.0%}): too weak for its disagreements to "
+                f"point at wrong labels{longer}")
+    return (f"a quick linear model reaches only {e.model_accuracy:.0%} out of fold (majority "
+            f"class {e.majority_accuracy:.0%}): too weak for its disagreements to point at wrong labels")
+
+
+def _skill(e: LabelIssuesEvidence) -> float:
     """The share of the gap from the majority class to perfect accuracy the model closes, out of fold."""
-    if "model_accuracy" not in m:
+    if e.model_accuracy is None:
         return float("nan")
-    return float((m["model_accuracy"] - m["majority_accuracy"]) / max(1 - m["majority_accuracy"], 1e-9))
+    return float((e.model_accuracy - e.majority_accuracy) / max(1 - e.majority_accuracy, 1e-9))
 
 
-def _labelled_pool(p: Any) -> int:
+def _with_scores(e: LabelIssuesEvidence, s: _Scores) -> LabelIssuesEvidence:
+    return replace(e, model_accuracy=s.model_accuracy, issues=s.issues, fraction=s.fraction, candidates=s.candidates,
+                   candidate_pictures=s.candidate_pictures, flagged=s.flagged)
+
+
+def _labelled_pool(p: Profile) -> int:
     """The samples read in the splits the check samples from (train and val; test labels are never scored)."""
     return int(sum(sp.read for name, sp in p.splits.items() if name in ("train", "val")))
 
@@ -140,7 +199,7 @@ def _pick(items: list[Any], keep: np.ndarray) -> list[Any]:
 
 
 def _scored(y: np.ndarray, classes: np.ndarray, probs: np.ndarray, where: list[dict[str, Any]],
-            inputs: list[Any]) -> dict[str, Any]:
+            inputs: list[Any]) -> _Scores:
     """Confident learning on out-of-fold probabilities (n, K): y holds class ids, `classes` the id of each column."""
     from cleanlab.filter import find_label_issues
 
@@ -148,21 +207,21 @@ def _scored(y: np.ndarray, classes: np.ndarray, probs: np.ndarray, where: list[d
     ranked = find_label_issues(local, probs, return_indices_ranked_by="self_confidence")
     predicted = classes[probs.argmax(1)]
     given_conf = probs[np.arange(len(y)), local]
-    return {
-        "model_accuracy": float((predicted == y).mean()),
-        "issues": int(len(ranked)),
-        "fraction": float(len(ranked) / len(y)),
-        "candidates": [{**where[i], "given": int(y[i]), "predicted": int(predicted[i]),
-                        "confidence_in_given": round(float(given_conf[i]), 3)} for i in ranked[:LISTED]],
-        "_artifacts": {
-            "candidates": [{"sample": where[i], "given": int(y[i]), "predicted": int(predicted[i]),
-                            "confidence": float(given_conf[i]), "input": inputs[i]} for i in ranked[:16]],
-            "flagged": [{"split": where[i]["split"], "index": where[i]["index"]} for i in ranked],
-        },
-    }
+    return _Scores(
+        model_accuracy=float((predicted == y).mean()),
+        issues=int(len(ranked)),
+        fraction=float(len(ranked) / len(y)),
+        candidates=[{**where[i], "given": int(y[i]), "predicted": int(predicted[i]),
+                     "confidence_in_given": round(float(given_conf[i]), 3)} for i in ranked[:LISTED]],
+        candidate_pictures=[{"sample": where[i], "given": int(y[i]), "predicted": int(predicted[i]),
+                             "confidence": float(given_conf[i]), "input": inputs[i]} for i in ranked[:16]],
+        flagged=[{"split": where[i]["split"], "index": where[i]["index"]} for i in ranked],
+    )
 
 
-def _sample(p: Any, per_split: int) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[Any]]:
+def _sample(p: Profile, per_split: int) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[Any]]:
+    """The labelled reservoir samples of train and val (at most `per_split` each): flattened features, class ids,
+    their names (split, index, path) and their pictures."""
     xs, ys, where, inputs = [], [], [], []
     for name in ("train", "val"):
         sp = p.splits.get(name)
@@ -208,12 +267,12 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, *, seed: int) -> np.ndarray:
 # --- the experiment's own model ------------------------------------------------------------------------------
 
 
-def _has_model(ctx: Any) -> bool:
+def _has_model(ctx: DataContext) -> TypeGuard[CheckContext]:
     """An Experiment whose loss runs (a data path's AuditContext has no model)."""
     return isinstance(ctx, CheckContext) and ctx.blocked is None
 
 
-def _own_model(ctx: CheckContext, p: Any, *, min_samples: int) -> dict[str, Any]:
+def _own_model(ctx: CheckContext, p: Profile, *, min_samples: int) -> LabelIssuesEvidence:
     """Out-of-fold probabilities from brief trainings of the experiment's model on the reservoir's samples."""
     import torch
 
@@ -226,21 +285,19 @@ def _own_model(ctx: CheckContext, p: Any, *, min_samples: int) -> dict[str, Any]
     x, targets, where, inputs = x[mask], targets[mask], _pick(where, keep), _pick(inputs, keep)
     y = targets.long().numpy()
     epochs, steps = _fold_budget(ctx, len(y) - len(y) // OWN_MODEL_FOLDS)
-    measured: dict[str, Any] = {"sampled": int(len(y)), "of": _labelled_pool(p), "majority_accuracy": _majority(y),
-                                "model": "experiment",
-                                "folds": OWN_MODEL_FOLDS, "epochs": epochs, "steps_per_fold": steps,
-                                "budget": ctx.budget}
+    measured = LabelIssuesEvidence(sampled=int(len(y)), of=_labelled_pool(p), majority_accuracy=_majority(y),
+                                   model="experiment", folds=OWN_MODEL_FOLDS, epochs=epochs, steps_per_fold=steps,
+                                   budget=ctx.budget)
     if len(y) < min_samples or len(np.unique(y)) < 2:
         return measured
     scores = _own_out_of_fold(ctx, x, targets, epochs=epochs, steps=steps)
     classes = np.unique(y)
     probs = _class_probabilities(scores, y, classes, ctx.num_classes)
-    measured.update(_scored(y, classes, probs, where, inputs))
-    measured["seconds"] = round(time.perf_counter() - started, 2)
-    return measured
+    measured = _with_scores(measured, _scored(y, classes, probs, where, inputs))
+    return replace(measured, seconds=round(time.perf_counter() - started, 2))
 
 
-def _per_split(exp: Any) -> int:
+def _per_split(exp: Experiment) -> int:
     """Reservoir samples per split to fetch: OWN_MODEL_PER_SPLIT, fewer when the inputs are large."""
     from nnrecipe.engine.data import take
 
@@ -248,7 +305,7 @@ def _per_split(exp: Any) -> int:
     return max(1, min(OWN_MODEL_PER_SPLIT, OWN_MODEL_BYTES // (2 * max(x0.element_size() * x0.numel(), 1))))
 
 
-def _fetch(exp: Any, where: list[dict[str, Any]]) -> tuple[Any, Any]:
+def _fetch(exp: Experiment, where: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
     """The inputs and targets of the sampled positions, split by split, as the datasets yield them."""
     import torch
 
@@ -275,7 +332,8 @@ def _fold_budget(ctx: CheckContext, fold_size: int) -> tuple[int, int]:
     return math.ceil(steps / max(per_epoch, 1)), max(steps, 1)
 
 
-def _own_out_of_fold(ctx: CheckContext, x: Any, targets: Any, *, epochs: int, steps: int) -> Any:
+def _own_out_of_fold(ctx: CheckContext, x: torch.Tensor, targets: torch.Tensor, *, epochs: int,
+                     steps: int) -> torch.Tensor:
     """(n, outputs) scores: each sample's from the fold model that never trained on it. The folds train on the
     targets as the dataset yields them (their dtype, for the user's loss); they are stratified by class."""
     import torch
@@ -289,17 +347,19 @@ def _own_out_of_fold(ctx: CheckContext, x: Any, targets: Any, *, epochs: int, st
     scores: torch.Tensor | None = None
     for fold, (train_idx, held_idx) in enumerate(folds.split(np.zeros(len(y)), y)):
         model = ctx.fresh_model("label-issues", fold)
-        fit(model, ctx.experiment, device=ctx.device, epochs=epochs, max_steps=steps, val=False,
+        fit(model, ctx.experiment, device=ctx.device, epochs=epochs, max_steps=steps,  # no evaluation: evaluate_on=None
             train=TensorDataset(x[train_idx], targets[train_idx]), seed=ctx.derive("label-issues", "fit", fold))
         held = torch.as_tensor(held_idx)
         out, _ = predict(model, TensorDataset(x[held], targets[held]), device=ctx.device)  # (n_fold, C)
         if scores is None:
             scores = torch.zeros((len(y), *out.shape[1:]))
         scores[held] = out.cpu()
+    assert scores is not None  # two folds always hold samples
     return scores
 
 
-def _class_probabilities(scores: Any, y: np.ndarray, classes: np.ndarray, num_classes: int | None) -> np.ndarray:
+def _class_probabilities(scores: torch.Tensor, y: np.ndarray, classes: np.ndarray,
+                         num_classes: int | None) -> np.ndarray:
     """(n, K) probabilities over the sampled classes, from what the model outputs: logits, log-probabilities,
     probabilities, or one binary logit; renormalized over `classes` (the ones in the sample)."""
     import torch
@@ -316,8 +376,6 @@ def _class_probabilities(scores: Any, y: np.ndarray, classes: np.ndarray, num_cl
     else:
         probs = scores.softmax(-1)  # logits, or log-probabilities (softmax of a log-softmax is itself)
     if probs.dim() != 2 or probs.shape[1] <= int(classes.max()):
-        from nnrecipe.checks.base import CannotRun
-
         raise CannotRun(f"the model's outputs have shape {tuple(scores.shape)}; confident learning needs one score "
                         f"per class for class ids up to {int(classes.max())}")
     picked = probs[:, torch.as_tensor(classes)].numpy().astype(np.float64)

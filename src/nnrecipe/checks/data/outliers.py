@@ -33,15 +33,14 @@ each side, and ``histograms`` {property: (counts, bin_edges)} over all samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.data.common import pictures, profile_of
+from nnrecipe.checks.base import DataCheck, Verdict, picture
+from nnrecipe.checks.context import DataContext
+from nnrecipe.checks.data.common import Profile, pictures, profile_of
 
 SHOWN = 4
 #: ranks below a group whose log spacings estimate the tail index
@@ -62,7 +61,38 @@ class OutliersThresholds:
     compact_z: float = 4.0
 
 
-class Outliers(Check):
+class PropertyOutliers(TypedDict):
+    """One sample property: its median, how many samples are outliers, the largest |robust z|, and up to 5 of
+    the outliers (named, with value and z), farthest first."""
+
+    median: float
+    outliers: int
+    max_abs_z: float
+    examples: list[dict[str, Any]]
+
+
+class FeatureExtreme(TypedDict):
+    """A table or signal feature with an isolated group of extreme values: its farthest value, its robust z,
+    and the samples in the group."""
+
+    feature: str | int
+    z: float
+    value: float
+    count: int
+
+
+@dataclass(frozen=True)
+class OutliersEvidence:
+    properties: dict[str, PropertyOutliers]
+    #: at most 10 features, the farthest first
+    feature_extremes: list[FeatureExtreme]
+    #: the report's pictures: per property the SHOWN highest and lowest samples ({sample, value, z, input}) ...
+    extremes: dict[str, dict[str, list[dict[str, Any]]]] | None = picture()
+    #: ... and a histogram of every sample's value: (counts, bin_edges)
+    histograms: dict[str, tuple[np.ndarray, np.ndarray]] | None = picture()
+
+
+class Outliers(DataCheck[OutliersEvidence, OutliersThresholds]):
     """A few isolated values far outside the robust spread, along every property and feature."""
 
     id = "outliers"
@@ -70,7 +100,7 @@ class Outliers(Check):
     title = "Outliers along every property"
     Thresholds = OutliersThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: DataContext) -> OutliersEvidence:
         p = profile_of(ctx)
         t = self.thresholds
         train = p.split_of == 0
@@ -80,27 +110,21 @@ class Outliers(Check):
                 continue
             v = values.astype(np.float64)
             z = robust_z(v, reference=v[train] if train.any() else v)
-            flagged = isolated_outliers(z, t)
+            per_property[name] = _property(p, v, z, isolated_outliers(z, t))
             order = np.argsort(z)
-            per_property[name] = {
-                "median": float(np.median(v)), "outliers": int(flagged.sum()),
-                "max_abs_z": float(np.max(np.abs(z))) if len(z) else 0.0,
-                "examples": [{**p.describe(int(i)), "value": float(v[i]), "z": round(float(z[i]), 1)}
-                             for i in np.argsort(-np.abs(z))[:5] if flagged[i]],
-            }
             extremes[name] = {"high": _shown(p, order[::-1][:SHOWN], v, z), "low": _shown(p, order[:SHOWN], v, z)}
             finite = v[np.isfinite(v)]
             histograms[name] = np.histogram(finite, bins=30) if len(finite) else (np.zeros(0), np.zeros(0))
-        return {"properties": per_property, "feature_extremes": _feature_extremes(p, t),
-                "_artifacts": {"extremes": extremes, "histograms": histograms}}
+        return OutliersEvidence(properties=per_property, feature_extremes=_feature_extremes(p, t),
+                                extremes=extremes, histograms=histograms)
 
-    def judge(self, m: Mapping[str, Any], t: OutliersThresholds) -> Verdict:
-        hits = {k: v for k, v in m["properties"].items() if v["outliers"]}
-        features = m["feature_extremes"]
+    def judge(self, e: OutliersEvidence, t: OutliersThresholds) -> Verdict:
+        hits = {k: v for k, v in e.properties.items() if v["outliers"]}
+        features = e.feature_extremes
         if not hits and not features:
-            worst = max(m["properties"].items(), key=lambda kv: kv[1]["max_abs_z"], default=None)
+            worst = max(e.properties.items(), key=lambda kv: kv[1]["max_abs_z"], default=None)
             tail = f"; largest robust z {worst[1]['max_abs_z']:.1f} ({worst[0]}), within the data's own tail" if worst else ""
-            return Verdict("pass", f"no isolated value beyond robust z {t.z_threshold:g} along {len(m['properties'])} "
+            return Verdict("pass", f"no isolated value beyond robust z {t.z_threshold:g} along {len(e.properties)} "
                            f"properties{tail}")
         parts = [f"{k}: {v['outliers']} (max |z| {v['max_abs_z']:.0f}{_example(v['examples'])})" for k, v in hits.items()]
         if features:
@@ -110,6 +134,16 @@ class Outliers(Check):
         return Verdict("warn", "outliers: " + "; ".join(parts),
                        "look at the extremes: odd sizes, blank or saturated images, values in the wrong unit or a "
                        "sentinel like -999 usually point to a bug in collection or preprocessing")
+
+
+def _property(p: Profile, v: np.ndarray, z: np.ndarray, flagged: np.ndarray) -> PropertyOutliers:
+    """One property's evidence from its values, robust z-scores and flagged outliers."""
+    return {
+        "median": float(np.median(v)), "outliers": int(flagged.sum()),
+        "max_abs_z": float(np.max(np.abs(z))) if len(z) else 0.0,
+        "examples": [{**p.describe(int(i)), "value": float(v[i]), "z": round(float(z[i]), 1)}
+                     for i in np.argsort(-np.abs(z))[:5] if flagged[i]],
+    }
 
 
 def _example(examples: list[dict[str, Any]]) -> str:
@@ -193,38 +227,48 @@ def _inverse_tail_index(tail: np.ndarray, start: int) -> float | None:
     return float(np.mean(ranks * np.log(tail[ranks - 1] / tail[ranks])))
 
 
-def _shown(p: Any, rows: np.ndarray, v: np.ndarray, z: np.ndarray) -> list[dict[str, Any]]:
+def _shown(p: Profile, rows: np.ndarray, v: np.ndarray, z: np.ndarray) -> list[dict[str, Any]]:
     inputs = pictures(p, rows)
     return [{"sample": p.describe(int(i)), "value": float(v[i]), "z": float(z[i]), "input": x} for i, x in zip(rows, inputs, strict=False)]
 
 
-def _feature_extremes(p: Any, t: OutliersThresholds) -> list[dict[str, Any]]:
+def _feature_extremes(p: Profile, t: OutliersThresholds) -> list[FeatureExtreme]:
     """Per feature of a table or signal: its exact extremes judged against the train reservoir's spread."""
     sp = p.splits.get("train")
-    if sp is None or sp.extremes.high is None or p.data.kind in ("image", "tokens") or sp.reservoir is None:
+    if sp is None or sp.extremes.high is None or p.data.kind in ("image", "text") or sp.reservoir is None:
         return []
+    high, low = sp.extremes.high, sp.extremes.low
+    assert low is not None  # kept together with `high`
     sample = np.stack([np.asarray(f, dtype=np.float64).reshape(-1) for f in sp.reservoir.features])
-    if sample.shape[1] != sp.extremes.high.shape[1]:
+    if sample.shape[1] != high.shape[1]:
         return []
     names = list(p.data.feature_names or [])
-    found = []
-    for j in range(sample.shape[1]):
-        # a column that is one value in 99% of rows (a sparse count, a rarely lit pixel) has no spread to be
-        # outside of: its rare values are its information, not outliers (a sample property constant but for a
-        # few samples, such as one picture of another size, is judged with the std instead)
-        median, scale = robust_center(sample[:, j], std_when_constant=False)
-        if not scale:
-            continue
-        for sign, values in ((1.0, sp.extremes.high[:, j]), (-1.0, sp.extremes.low[:, j])):
-            distances = sign * (values[np.isfinite(values)] - median) / scale
-            extreme = np.unique(distances[distances > 0])[::-1]
-            tail = sign * (sample[:, j] - median) / scale
-            # fewer finite values than kept means the list ends where the data does; else the next value is unknown
-            complete = np.isfinite(values).sum() < len(values)
-            k = isolated_group(extreme, np.unique(tail[tail > 0])[::-1], t, complete=complete)
-            if k:
-                found.append({"feature": names[j] if j < len(names) else int(j), "z": float(sign * extreme[0]),
-                              "value": float(median + sign * extreme[0] * scale),
-                              "count": int((distances >= extreme[k - 1]).sum())})
+    found = [hit for j in range(sample.shape[1])
+             for hit in _isolated_extremes(names[j] if j < len(names) else int(j), sample[:, j], high[:, j], low[:, j], t)]
     found.sort(key=lambda f: -abs(f["z"]))
     return found[:10]
+
+
+def _isolated_extremes(feature: str | int, column: np.ndarray, high: np.ndarray, low: np.ndarray,
+                       t: OutliersThresholds) -> list[FeatureExtreme]:
+    """One feature: an isolated group among its exact highest (`high`, descending) or lowest values, against the
+    spread of its reservoir sample `column`; one entry per side that has one."""
+    # a column that is one value in 99% of rows (a sparse count, a rarely lit pixel) has no spread to be
+    # outside of: its rare values are its information, not outliers (a sample property constant but for a
+    # few samples, such as one picture of another size, is judged with the std instead)
+    median, scale = robust_center(column, std_when_constant=False)
+    if not scale:
+        return []
+    found: list[FeatureExtreme] = []
+    for sign, values in ((1.0, high), (-1.0, low)):
+        distances = sign * (values[np.isfinite(values)] - median) / scale
+        extreme = np.unique(distances[distances > 0])[::-1]
+        tail = sign * (column - median) / scale
+        # fewer finite values than kept means the list ends where the data does; else the next value is unknown
+        complete = np.isfinite(values).sum() < len(values)
+        k = isolated_group(extreme, np.unique(tail[tail > 0])[::-1], t, complete=complete)
+        if k:
+            found.append({"feature": feature, "z": float(sign * extreme[0]),
+                          "value": float(median + sign * extreme[0] * scale),
+                          "count": int((distances >= extreme[k - 1]).sum())})
+    return found

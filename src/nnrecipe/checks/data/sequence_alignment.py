@@ -13,12 +13,10 @@ Artifacts: ``fractions`` {shifted, copied, reversed}.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import DataCheck, Verdict, picture
+from nnrecipe.checks.context import DataContext
 from nnrecipe.checks.data.common import profile_of, task_of
 
 
@@ -30,7 +28,22 @@ class SequenceAlignmentThresholds:
     misaligned: float = 0.9
 
 
-class SequenceAlignment(Check):
+@dataclass(frozen=True)
+class SequenceAlignmentEvidence:
+    #: positions compared (both targets labelled), the target value left out (None: none), and the positions
+    #: it left out
+    positions: int
+    ignore_index: int | None
+    ignored_positions: int
+    #: the share of positions with target[t] == input[t+1], target[t] == input[t], target[t+1] == input[t]
+    shifted: float
+    copied: float
+    reversed: float
+    #: the report's bars: the three shares, {shifted, copied, reversed}
+    fractions: dict[str, float] | None = picture()
+
+
+class SequenceAlignment(DataCheck[SequenceAlignmentEvidence, SequenceAlignmentThresholds]):
     """Targets are the inputs shifted by one token (next-token prediction)."""
 
     id = "sequence-alignment"
@@ -38,10 +51,10 @@ class SequenceAlignment(Check):
     title = "Next-token targets aligned with inputs"
     Thresholds = SequenceAlignmentThresholds
 
-    def applies(self, ctx: CheckContext) -> str | None:
+    def applies(self, ctx: DataContext) -> str | None:
         return None if task_of(ctx) == "sequence" else "only sequence tasks have next-token targets"
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: DataContext) -> SequenceAlignmentEvidence:
         p = profile_of(ctx)
         totals = {"positions": 0, "shifted": 0, "copied": 0, "reversed": 0, "ignored": 0}
         for sp in p.splits.values():
@@ -49,22 +62,24 @@ class SequenceAlignment(Check):
                 totals[key] += sp.alignment.get(key, 0)
         n = max(totals["positions"], 1)
         fractions = {k: totals[k] / n for k in ("shifted", "copied", "reversed")}
-        return {"positions": totals["positions"], "ignore_index": p.data.ignore_index,
-                "ignored_positions": totals["ignored"], **fractions, "_artifacts": {"fractions": fractions}}
+        return SequenceAlignmentEvidence(positions=totals["positions"], ignore_index=p.data.ignore_index,
+                                         ignored_positions=totals["ignored"], shifted=fractions["shifted"],
+                                         copied=fractions["copied"], reversed=fractions["reversed"],
+                                         fractions=fractions)
 
-    def judge(self, m: Mapping[str, Any], t: SequenceAlignmentThresholds) -> Verdict:
-        text = (f"target[t] == input[t+1] at {m['shifted']:.1%} of {m['positions']} positions "
-                f"(copies {m['copied']:.1%}, wrong-way shift {m['reversed']:.1%})")
-        if m.get("ignored_positions"):
-            text += f"; {m['ignored_positions']} padding positions (target {m['ignore_index']}) left out"
-        if m["positions"] == 0:
+    def judge(self, e: SequenceAlignmentEvidence, t: SequenceAlignmentThresholds) -> Verdict:
+        text = (f"target[t] == input[t+1] at {e.shifted:.1%} of {e.positions} positions "
+                f"(copies {e.copied:.1%}, wrong-way shift {e.reversed:.1%})")
+        if e.ignored_positions:
+            text += f"; {e.ignored_positions} padding positions (target {e.ignore_index}) left out"
+        if e.positions == 0:
             return Verdict("skip", "no sequence longer than one token to compare")
-        if m["shifted"] >= t.aligned:
+        if e.shifted >= t.aligned:
             return Verdict("pass", text)
-        if m["copied"] >= t.misaligned:
+        if e.copied >= t.misaligned:
             return Verdict("fail", "targets equal the inputs: " + text,
                            "shift the targets: input = tokens[:-1], target = tokens[1:]")
-        if m["reversed"] >= t.misaligned:
+        if e.reversed >= t.misaligned:
             return Verdict("fail", "targets are shifted the wrong way (the answer is in the input): " + text,
                            "input = tokens[:-1], target = tokens[1:] — not the other way round")
         return Verdict("warn", "targets are not the next input tokens: " + text,

@@ -37,13 +37,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.data.common import LISTED, pair_pictures, pictures, profile_of
+from nnrecipe.checks.base import DataCheck, Verdict, picture
+from nnrecipe.checks.context import DataContext
+from nnrecipe.checks.data.common import LISTED, Pair, Profile, pair_pictures, pictures, profile_of
 
 #: tokens of a shared token sample shown in the evidence
 SHOWN_TOKENS = 32
@@ -68,7 +68,46 @@ class SplitLeakageThresholds:
     min_windows: int = 20
 
 
-class SplitLeakage(Check):
+class Shared(TypedDict):
+    """One (earlier, held-out) pair of splits: held-out samples with an exact or a near copy in the earlier
+    split, and the held-out split's size."""
+
+    exact: int
+    near: int
+    size: int
+
+
+class Windows(TypedDict):
+    """Token windows of one held-out split: the half-window span hashed, the windows, how many could be looked up
+    (`tested`) and have both ends in train text (`overlapping`, at most LISTED named), and the hash sampling."""
+
+    span: int
+    windows: int
+    tested: int
+    overlapping: int
+    sampling: int
+    fraction: float
+    examples: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SplitLeakageEvidence:
+    #: per "earlier-later" pair of splits (e.g. "train-val"): counts of shared samples, and their share of
+    #: the later split ({exact, near})
+    shared: dict[str, Shared]
+    fractions: dict[str, dict[str, float]]
+    #: the share of train samples with an exact copy inside train ("exact"), and with an exact or near one ("any")
+    train_duplicate_rate: dict[str, float]
+    #: token windows, per held-out split
+    windows: dict[str, Windows]
+    #: at most LISTED shared samples named on both sides ({earlier, held_out, tokens?}); near pairs likewise
+    exact_examples: list[dict[str, Any]]
+    near_examples: list[list[dict[str, Any]]]
+    #: the report's side-by-side pictures of leaked pairs, exact first
+    pairs: list[Pair] = picture()
+
+
+class SplitLeakage(DataCheck[SplitLeakageEvidence, SplitLeakageThresholds]):
     """Samples shared between train, val and test (exact and near), and overlapping token windows."""
 
     id = "split-leakage"
@@ -76,80 +115,90 @@ class SplitLeakage(Check):
     title = "Samples shared between splits"
     Thresholds = SplitLeakageThresholds
 
-    def applies(self, ctx: CheckContext) -> str | None:
+    def applies(self, ctx: DataContext) -> str | None:
         if len(profile_of(ctx).splits) < 2:
             return "the data has a single split: nothing to leak between (put train/ val/ test/ folders or a split column)"
         return None
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: DataContext) -> SplitLeakageEvidence:
         p = profile_of(ctx)
         exact_a, exact_b = _exact_cross(p)
         near_a, near_b = p.near_pairs()
         cross = p.split_of[near_a] != p.split_of[near_b]
         near_a, near_b = near_a[cross], near_b[cross]
-        per_pair: dict[str, dict[str, int]] = {}
-        for kind, a, b in (("exact", exact_a, exact_b), ("near", near_a, near_b)):
-            for name_a, name_b, count in _count_pairs(p, a, b):
-                per_pair.setdefault(f"{name_a}-{name_b}", {"exact": 0, "near": 0})[kind] = count
-        held = {name: sp.read for name, sp in p.splits.items() if name != "train"}
-        for key, counts in per_pair.items():
-            counts["size"] = held[key.split("-")[1]]
-        fractions = {key: {k: counts[k] / max(counts["size"], 1) for k in ("exact", "near")}
-                     for key, counts in per_pair.items()}
-        a_all, b_all = np.r_[exact_a, near_a], np.r_[exact_b, near_b]
-        return {
-            "shared": per_pair,
-            "fractions": fractions,
-            "train_duplicate_rate": _train_duplicate_rates(p),
-            "windows": _window_overlaps(p),
-            "exact_examples": _examples(p, exact_a, exact_b),
-            "near_examples": [[p.describe(int(i)), p.describe(int(j))] for i, j in zip(near_a[:LISTED], near_b[:LISTED], strict=False)],
-            "_artifacts": {"pairs": pair_pictures(p, a_all, b_all)},
-        }
+        shared = _shared(p, (exact_a, exact_b), (near_a, near_b))
+        return SplitLeakageEvidence(
+            shared=shared,
+            fractions={key: {"exact": counts["exact"] / max(counts["size"], 1),
+                             "near": counts["near"] / max(counts["size"], 1)} for key, counts in shared.items()},
+            train_duplicate_rate=_train_duplicate_rates(p),
+            windows=_window_overlaps(p),
+            exact_examples=_examples(p, exact_a, exact_b),
+            near_examples=[[p.describe(int(i)), p.describe(int(j))] for i, j in zip(near_a[:LISTED], near_b[:LISTED], strict=False)],
+            pairs=pair_pictures(p, np.r_[exact_a, near_a], np.r_[exact_b, near_b]),
+        )
 
-    def judge(self, m: Mapping[str, Any], t: SplitLeakageThresholds) -> Verdict:
+    def judge(self, e: SplitLeakageEvidence, t: SplitLeakageThresholds) -> Verdict:
         fix = ("remove from val/test every sample that also occurs in train (dedupe before splitting, and split by "
                "source — patient, user, video — when one source yields many similar samples)")
-        overlap = self._judge_windows(m, t)
+        overlap = _judge_windows(e, t)
         if overlap is not None and overlap.status == "fail":
             return overlap
-        verdicts = {key: _judge_pair(key, counts, m["fractions"][key], m["train_duplicate_rate"], t)
-                    for key, counts in m["shared"].items()}
+        verdicts = {key: _judge_pair(key, counts, e.fractions[key], e.train_duplicate_rate, t)
+                    for key, counts in e.shared.items()}
         failing = [line for status, line in verdicts.values() if status == "fail"]
         warning = [line for status, line in verdicts.values() if status == "warn"]
         if failing:
             return Verdict("fail", "held-out samples are copies of earlier splits' samples, beyond what the source's own "
-                           f"repeats explain: {'; '.join(failing)}{_example_text(m)}", fix)
+                           f"repeats explain: {'; '.join(failing)}{_example_text(e)}", fix)
         if warning:
-            return Verdict("warn", f"samples shared between splits: {'; '.join(warning)}{_example_text(m)}"
+            return Verdict("warn", f"samples shared between splits: {'; '.join(warning)}{_example_text(e)}"
                            + (f"; {overlap.summary}" if overlap is not None else ""),
                            fix + "; when the source itself repeats samples (train has copies inside it too), decide "
                            "whether a repeated sample may be in both splits")
         if overlap is not None:
             return overlap
         if not verdicts:
-            return Verdict("pass", "no sample is shared between splits, exactly or nearly" + _window_text(m))
+            return Verdict("pass", "no sample is shared between splits, exactly or nearly" + _window_text(e))
         lines = "; ".join(line for _, line in verdicts.values())
         return Verdict("pass", f"no more sharing between splits than a random split of this source leaves ({lines})"
-                       + _window_text(m))
+                       + _window_text(e))
 
-    def _judge_windows(self, m: Mapping[str, Any], t: SplitLeakageThresholds) -> Verdict | None:
-        judged = {k: v for k, v in (m.get("windows") or {}).items() if v["tested"] >= t.min_windows}
-        if not judged:
-            return None
-        name, worst = max(judged.items(), key=lambda kv: kv[1]["fraction"])
-        text = (f"{worst['fraction']:.0%} of {name}'s {worst['tested']} token windows have both their first and last "
-                f"{worst['span']} tokens in train text")
-        fix = ("split the text first and cut windows inside each part (a contiguous split: train from the first 90% of "
-               "the text, val from the rest); a random split of overlapping windows puts the val text into train")
-        if worst["fraction"] >= t.overlap_fail:
-            return Verdict("fail", f"{text}: overlapping windows split at random", fix)
-        if worst["fraction"] >= t.overlap_warn:
-            return Verdict("warn", text, fix)
+
+def _shared(p: Profile, exact: tuple[np.ndarray, np.ndarray], near: tuple[np.ndarray, np.ndarray]) -> dict[str, Shared]:
+    """Per "earlier-later" pair of splits with any sharing: the later split's samples with an exact copy, with a
+    near one, and its size."""
+    per_pair: dict[str, Shared] = {}
+    held = {name: sp.read for name, sp in p.splits.items() if name != "train"}
+    for kind, (a, b) in (("exact", exact), ("near", near)):
+        for name_a, name_b, count in _count_pairs(p, a, b):
+            key = f"{name_a}-{name_b}"
+            entry = per_pair.setdefault(key, {"exact": 0, "near": 0, "size": held[key.split("-")[1]]})
+            if kind == "exact":
+                entry["exact"] = count
+            else:
+                entry["near"] = count
+    return per_pair
+
+
+def _judge_windows(e: SplitLeakageEvidence, t: SplitLeakageThresholds) -> Verdict | None:
+    """Token windows: fail or warn when a held-out split's windows have both ends in train text; None otherwise."""
+    judged = {k: v for k, v in e.windows.items() if v["tested"] >= t.min_windows}
+    if not judged:
         return None
+    name, worst = max(judged.items(), key=lambda kv: kv[1]["fraction"])
+    text = (f"{worst['fraction']:.0%} of {name}'s {worst['tested']} token windows have both their first and last "
+            f"{worst['span']} tokens in train text")
+    fix = ("split the text first and cut windows inside each part (a contiguous split: train from the first 90% of "
+           "the text, val from the rest); a random split of overlapping windows puts the val text into train")
+    if worst["fraction"] >= t.overlap_fail:
+        return Verdict("fail", f"{text}: overlapping windows split at random", fix)
+    if worst["fraction"] >= t.overlap_warn:
+        return Verdict("warn", text, fix)
+    return None
 
 
-def _judge_pair(key: str, counts: Mapping[str, int], frac: Mapping[str, float], rates: Mapping[str, float],
+def _judge_pair(key: str, counts: Shared, frac: Mapping[str, float], rates: Mapping[str, float],
                 t: SplitLeakageThresholds) -> tuple[str, str]:
     """One (earlier, held-out) pair of splits: fail, warn or pass, with its line of evidence."""
     n = counts["size"]
@@ -164,24 +213,24 @@ def _judge_pair(key: str, counts: Mapping[str, int], frac: Mapping[str, float], 
     return ("warn" if beyond or repeated else "pass"), line
 
 
-def _window_text(m: Mapping[str, Any]) -> str:
-    parts = [f"{k}: {v['fraction']:.1%} of windows overlap train text" for k, v in (m.get("windows") or {}).items()]
+def _window_text(e: SplitLeakageEvidence) -> str:
+    parts = [f"{k}: {v['fraction']:.1%} of windows overlap train text" for k, v in e.windows.items()]
     return f"; {', '.join(parts)}" if parts else ""
 
 
-def _example_text(m: Mapping[str, Any]) -> str:
-    shown = m["exact_examples"][:3]
+def _example_text(e: SplitLeakageEvidence) -> str:
+    shown = e.exact_examples[:3]
     if not shown:
         return ""
-    return "; e.g. " + ", ".join(f"{e['held_out']['split']}[{e['held_out']['index']}] = "
-                                 f"{e['earlier']['split']}[{e['earlier']['index']}]" for e in shown)
+    return "; e.g. " + ", ".join(f"{x['held_out']['split']}[{x['held_out']['index']}] = "
+                                 f"{x['earlier']['split']}[{x['earlier']['index']}]" for x in shown)
 
 
 def _sigmas(t: SplitLeakageThresholds, rate: float, n: int) -> float:
     return t.excess_sigmas * float(np.sqrt(rate * (1 - rate) / max(n, 1)))
 
 
-def _exact_cross(p: Any) -> tuple[np.ndarray, np.ndarray]:
+def _exact_cross(p: Profile) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (earlier split's sample, later split's sample) with the same exact hash."""
     a, b = [], []
     for group in p.exact_groups():
@@ -196,7 +245,7 @@ def _exact_cross(p: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
 
 
-def _count_pairs(p: Any, a: np.ndarray, b: np.ndarray) -> list[tuple[str, str, int]]:
+def _count_pairs(p: Profile, a: np.ndarray, b: np.ndarray) -> list[tuple[str, str, int]]:
     """How many distinct later-split samples are involved, per (earlier split, later split)."""
     out = []
     sa, sb = np.minimum(p.split_of[a], p.split_of[b]), np.maximum(p.split_of[a], p.split_of[b])
@@ -208,7 +257,7 @@ def _count_pairs(p: Any, a: np.ndarray, b: np.ndarray) -> list[tuple[str, str, i
     return out
 
 
-def _train_duplicate_rates(p: Any) -> dict[str, float]:
+def _train_duplicate_rates(p: Profile) -> dict[str, float]:
     """The share of train samples with an exact copy inside train, and with an exact or near copy."""
     size = p.splits["train"].read if "train" in p.splits else 0
     if size == 0:
@@ -220,7 +269,7 @@ def _train_duplicate_rates(p: Any) -> dict[str, float]:
     return {"exact": len(exact) / size, "any": len(exact | near) / size}
 
 
-def _window_overlaps(p: Any) -> dict[str, dict[str, Any]]:
+def _window_overlaps(p: Profile) -> dict[str, Windows]:
     out = {}
     for name in p.split_names[1:]:
         got = p.window_overlap(name)
@@ -229,14 +278,14 @@ def _window_overlaps(p: Any) -> dict[str, dict[str, Any]]:
         rows = got.pop("rows")
         got["fraction"] = got["overlapping"] / max(got["tested"], 1)
         got["examples"] = [p.describe(int(i)) for i in rows[:LISTED]]
-        out[name] = got
+        out[name] = cast(Windows, got)
     return out
 
 
-def _examples(p: Any, earlier: np.ndarray, later: np.ndarray) -> list[dict[str, Any]]:
+def _examples(p: Profile, earlier: np.ndarray, later: np.ndarray) -> list[dict[str, Any]]:
     """Shared samples named on both sides; for token sequences, their first tokens too."""
     out = []
-    tokens = pictures(p, later[:5]) if p.data.kind == "tokens" else []
+    tokens = pictures(p, later[:5]) if p.data.kind == "text" else []
     for k, (i, j) in enumerate(zip(earlier[:LISTED], later[:LISTED], strict=False)):
         entry: dict[str, Any] = {"earlier": p.describe(int(i)), "held_out": p.describe(int(j))}
         if k < len(tokens) and tokens[k] is not None:

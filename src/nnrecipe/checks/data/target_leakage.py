@@ -34,15 +34,14 @@ Artifacts: ``scores`` — (features,) array of each feature's leak score — and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
-from nnrecipe.checks.data.common import profile_of, task_of
+from nnrecipe.checks.base import DataCheck, Verdict, picture, picture_fields
+from nnrecipe.checks.context import DataContext
+from nnrecipe.checks.data.common import Profile, profile_of, task_of
 
 BINS = 32
 FOLDS = 5
@@ -63,7 +62,38 @@ class TargetLeakageThresholds:
     min_samples: int = 50
 
 
-class TargetLeakage(Check):
+class _Score(TypedDict):
+    feature: str | int
+    score: float
+    skill: float
+    equal: float
+
+
+class FeatureScore(_Score, total=False):
+    """One feature alone as a predictor: its leak score, its out-of-fold lookup skill, the share of samples where
+    it equals the target; for regression its linear r^2, and the skill on the held-out split fit on train."""
+
+    r2: float
+    held_out: float
+
+
+@dataclass(frozen=True)
+class TargetLeakageEvidence:
+    #: labelled reservoir samples pooled, the task, and the split scored apart from the folds (None: none)
+    samples: int
+    task: str
+    held_out: str | None
+    #: vector targets: the share of samples whose target equals their input, position by position
+    target_is_input: float | None = None
+    #: the five features with the highest leak score, the highest (best), and the one with the highest skill
+    top_features: list[FeatureScore] | None = None
+    best: FeatureScore | None = None
+    strongest: FeatureScore | None = None
+    #: the report's bars: (features,) leak score of every feature
+    scores: np.ndarray | None = picture()
+
+
+class TargetLeakage(DataCheck[TargetLeakageEvidence, TargetLeakageThresholds]):
     """A single feature equal to the target or a trivial function of it."""
 
     id = "target-leakage"
@@ -71,59 +101,66 @@ class TargetLeakage(Check):
     title = "One feature predicts the target"
     Thresholds = TargetLeakageThresholds
 
-    def applies(self, ctx: CheckContext) -> str | None:
+    def applies(self, ctx: DataContext) -> str | None:
         if task_of(ctx) == "sequence":
             return "next-token targets are the inputs shifted by design; see sequence-alignment"
         return None
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: DataContext) -> TargetLeakageEvidence:
         p = profile_of(ctx)
-        seed = int(getattr(ctx, "seed", 0) or 0)
+        seed = int(ctx.seed or 0)
         x, y, targets, split = _pooled(p, seed=seed)
         classification = p.data.task == "classification"
         held = _held_out(split, p.split_names, self.thresholds.min_samples)
-        measured: dict[str, Any] = {"samples": int(len(y)), "task": p.data.task,
-                                    "held_out": p.split_names[held] if held is not None else None}
+        measured = TargetLeakageEvidence(samples=int(len(y)), task=p.data.task,
+                                         held_out=p.split_names[held] if held is not None else None)
         if len(y) < self.thresholds.min_samples or len(np.unique(y)) < 2:
             return measured
         if any(len(t) > 1 for t in targets):
-            measured["target_is_input"] = _copied_inputs(targets, x)
-            return measured
+            return TargetLeakageEvidence(samples=measured.samples, task=measured.task, held_out=measured.held_out,
+                                         target_is_input=_copied_inputs(targets, x))
         skill, transfer, r2 = _feature_scores(x, y, split, held, classification, seed=seed)
         score = skill if classification else r2
         names = list(p.data.feature_names or [])
         top = [_describe(names, j, score, skill, transfer, x[:, j], y, classification) for j in np.argsort(-score)[:5]]
-        strongest = _describe(names, int(np.argmax(skill)), score, skill, transfer, x[:, int(np.argmax(skill))], y,
-                              classification)
-        measured.update({"top_features": top, "best": top[0], "strongest": strongest,
-                         "_artifacts": {"scores": score, "best": top[0]}})
-        return measured
+        j = int(np.argmax(skill))
+        strongest = _describe(names, j, score, skill, transfer, x[:, j], y, classification)
+        return TargetLeakageEvidence(samples=measured.samples, task=measured.task, held_out=measured.held_out,
+                                     top_features=top, best=top[0], strongest=strongest, scores=score)
 
-    def judge(self, m: Mapping[str, Any], t: TargetLeakageThresholds) -> Verdict:
+    def pictures(self, e: TargetLeakageEvidence) -> dict[str, Any]:
+        # `best` is in the document too: the report reads it beside the scores
+        return {**picture_fields(e), "best": e.best} if e.scores is not None else {}
+
+    def judge(self, e: TargetLeakageEvidence, t: TargetLeakageThresholds) -> Verdict:
         fix = ("find out what this feature is: if it is derived from the label or recorded after it (an id sorted "
                "by class, a stamp from the labelling tool, the target itself), drop it; if it is genuinely available "
                "at prediction time, the task needs no neural net")
-        if "target_is_input" in m:
-            copied = m["target_is_input"]
-            if copied >= t.copied_fail:
-                return Verdict("fail", f"the target is the input: target == input at every position for {copied:.0%} "
-                               f"of {m['samples']} sampled samples", "make the target what is to be predicted (for "
-                               "next-step prediction: input = series[:, :-1], target = series[:, 1:]); only an "
-                               "autoencoder reconstructs its input by design")
-            return Verdict("pass", f"per-step targets differ from the inputs ({copied:.0%} of samples equal them)")
-        if "best" not in m:
-            return Verdict("skip", f"too few labelled samples to judge ({m['samples']} sampled)")
-        best, strongest = m["best"], m["strongest"]
-        text = _text(best, m)
+        if e.target_is_input is not None:
+            return _judge_copied(e.target_is_input, e.samples, t)
+        if e.best is None or e.strongest is None:
+            return Verdict("skip", f"too few labelled samples to judge ({e.samples} sampled)")
+        best, strongest = e.best, e.strongest
+        text = _text(best, e)
         if best["score"] >= t.fail_skill:
             return Verdict("fail", f"the target leaks into the inputs: {text}", fix)
         if best["score"] >= t.warn_skill:
             return Verdict("warn", f"one feature almost copies the target: {text}", fix)
-        if m["task"] != "classification" and strongest["skill"] >= t.warn_skill:
+        if e.task != "classification" and strongest["skill"] >= t.warn_skill:
             return Verdict("pass", f"feature {strongest['feature']} determines the target (lookup skill "
                            f"{strongest['skill']:.4f}) but is no copy of it (linear r^2 {strongest['r2']:.3f}): a "
                            "function of it for the model to learn")
-        return Verdict("pass", f"no feature is the target in disguise (strongest: {_text(strongest, m)})")
+        return Verdict("pass", f"no feature is the target in disguise (strongest: {_text(strongest, e)})")
+
+
+def _judge_copied(copied: float, samples: int, t: TargetLeakageThresholds) -> Verdict:
+    """A vector target: a fail when it is the input itself for (nearly) every sample."""
+    if copied >= t.copied_fail:
+        return Verdict("fail", f"the target is the input: target == input at every position for {copied:.0%} "
+                       f"of {samples} sampled samples", "make the target what is to be predicted (for "
+                       "next-step prediction: input = series[:, :-1], target = series[:, 1:]); only an "
+                       "autoencoder reconstructs its input by design")
+    return Verdict("pass", f"per-step targets differ from the inputs ({copied:.0%} of samples equal them)")
 
 
 def _feature_scores(x: np.ndarray, y: np.ndarray, split: np.ndarray, held: int | None, classification: bool, *,
@@ -141,7 +178,7 @@ def _feature_scores(x: np.ndarray, y: np.ndarray, split: np.ndarray, held: int |
     return skill, transfer, r2
 
 
-def _pooled(p: Any, *, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+def _pooled(p: Profile, *, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
     """Every split's labelled reservoir samples: (n, f) features, (n,) target summaries (the mean of a vector
     target), the targets themselves, and (n,) split codes."""
     xs, ys, full, codes = [], [], [], []
@@ -182,10 +219,10 @@ def _linear_r2(feature: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(feature, y)[0, 1] ** 2)
 
 
-def _text(entry: Mapping[str, Any], m: Mapping[str, Any]) -> str:
-    where = f"; {entry['held_out']:.4f} on {m['held_out']} fit on train" if "held_out" in entry else ""
+def _text(entry: FeatureScore, e: TargetLeakageEvidence) -> str:
+    where = f"; {entry['held_out']:.4f} on {e.held_out} fit on train" if "held_out" in entry else ""
     equal = f", and equals it on {entry['equal']:.0%} of samples" if entry["equal"] >= 0.5 else ""
-    copy = "" if m["task"] == "classification" else f", linear r^2 {entry['r2']:.4f}"
+    copy = "" if e.task == "classification" else f", linear r^2 {entry['r2']:.4f}"
     return (f"feature {entry['feature']} alone predicts the target with skill {entry['skill']:.4f} out of fold "
             f"(1 = perfect, 0 = baseline{where}{copy}){equal}")
 
@@ -200,9 +237,9 @@ def _held_out(split: np.ndarray, names: list[str], least: int) -> int | None:
 
 
 def _describe(names: list[str], j: int, score: np.ndarray, skill: np.ndarray, transfer: np.ndarray,
-              feature: np.ndarray, y: np.ndarray, classification: bool) -> dict[str, Any]:
+              feature: np.ndarray, y: np.ndarray, classification: bool) -> FeatureScore:
     equal = feature == y if classification else np.abs(feature - y) <= 1e-6 * (np.abs(y) + 1)
-    out = {"feature": names[j] if j < len(names) else int(j), "score": round(float(score[j]), 4),
+    out: FeatureScore = {"feature": names[j] if j < len(names) else int(j), "score": round(float(score[j]), 4),
            "skill": round(float(skill[j]), 4), "equal": round(float(equal.mean()), 4)}
     if not classification:
         out["r2"] = round(_linear_r2(feature, y), 4)

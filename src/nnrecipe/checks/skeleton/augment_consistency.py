@@ -8,14 +8,12 @@ costs it all of it, or worse: the model then scores at or below the baseline tha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.checks.skeleton._common import majority_scores
 from nnrecipe.checks.skeleton.short_run import shared_short_run
 from nnrecipe.engine.data import all_targets, collate
@@ -42,16 +40,27 @@ def _score(out: torch.Tensor, y: torch.Tensor, task: str) -> float:
     return accuracy(out, y)
 
 
-class AugmentConsistency(Check):
+@dataclass(frozen=True)
+class AugmentConsistencyEvidence:
+    #: "accuracy", or "mse" for regression
+    metric: str
+    #: the short-run model's score on clean training samples and on the same samples augmented
+    clean: float
+    augmented: float
+    #: the score of a predictor that ignores its input (the majority class, or the mean)
+    input_free_baseline: float
+
+
+class AugmentConsistency(ModelCheck[AugmentConsistencyEvidence, AugmentConsistencyThresholds]):
     id = "augment-consistency"
     stage = "skeleton"
     title = "Augmentation keeps the label's meaning"
     Thresholds = AugmentConsistencyThresholds
 
-    def applies(self, ctx: CheckContext) -> str | None:
+    def applies(self, ctx: ModelContext) -> str | None:
         return None if ctx.experiment.augment is not None else "no augment set"
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> AugmentConsistencyEvidence:
         augment = ctx.experiment.augment
         assert augment is not None
         x, y = ctx.batch(SAMPLES, "train", "augment-consistency")
@@ -62,11 +71,11 @@ class AugmentConsistency(Check):
             augmented = _score(forward(model, xa.to(ctx.device)), ya.to(ctx.device), ctx.task)
         base = majority_scores(all_targets(ctx.experiment.train), y.cpu(), ctx.task, ctx.num_classes, ctx.ignore_index)
         baseline = base["mse"] if ctx.task == "regression" else base["accuracy"]
-        return {"metric": "mse" if ctx.task == "regression" else "accuracy", "clean": clean,
-                "augmented": augmented, "input_free_baseline": baseline}
+        return AugmentConsistencyEvidence(metric="mse" if ctx.task == "regression" else "accuracy", clean=clean,
+                                          augmented=augmented, input_free_baseline=baseline)
 
-    def judge(self, m: Mapping[str, Any], t: AugmentConsistencyThresholds) -> Verdict:
-        clean, aug, base, metric = m["clean"], m["augmented"], m["input_free_baseline"], m["metric"]
+    def judge(self, e: AugmentConsistencyEvidence, t: AugmentConsistencyThresholds) -> Verdict:
+        clean, aug, base, metric = e.clean, e.augmented, e.input_free_baseline, e.metric
         if metric == "mse":  # skill as R^2-like: the share of the baseline's error removed
             skill_clean, skill_aug = 1 - clean / max(base, 1e-12), 1 - aug / max(base, 1e-12)
         else:

@@ -11,18 +11,16 @@ the other samples' outputs are watched.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import forward
-from nnrecipe.engine.seeding import same_draws
+from nnrecipe.seeding import same_draws
 
 SAMPLES = 6
 _BATCH_MIXING = (nn.modules.batchnorm._BatchNorm,)
@@ -60,14 +58,26 @@ def _detached_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return forward(model, x).detach()
 
 
-class BatchIndependence(Check):
+@dataclass(frozen=True)
+class BatchIndependenceEvidence:
+    #: the worst dependence of a probed sample's output on the other samples, relative to its own input, in eval
+    #: and in train mode
+    eval_leakage: float
+    train_leakage: float
+    #: the model's BatchNorm layers (the first 10), which mix samples in train mode by design
+    batch_norm_layers: list[str]
+    #: "gradient" (float inputs) or "perturbation" (integer inputs such as token ids)
+    method: str
+
+
+class BatchIndependence(ModelCheck[BatchIndependenceEvidence, BatchIndependenceThresholds]):
     id = "batch-independence"
     stage = "skeleton"
     title = "Samples in a batch do not mix"
     needs_loss = False
     Thresholds = BatchIndependenceThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> BatchIndependenceEvidence:
         x, _ = ctx.batch(SAMPLES, "train", "batch-independence")
         model = ctx.fresh_model("batch-independence")
         probes = [0, len(x) - 1]
@@ -76,17 +86,18 @@ class BatchIndependence(Check):
         with mode(model, True):
             train_leak = leakage(model, x, probes)
         mixing_layers = [n for n, m in model.named_modules() if isinstance(m, _BATCH_MIXING)]
-        return {"eval_leakage": eval_leak, "train_leakage": train_leak, "batch_norm_layers": mixing_layers[:10],
-                "method": "gradient" if x.is_floating_point() else "perturbation"}
+        return BatchIndependenceEvidence(eval_leakage=eval_leak, train_leakage=train_leak,
+                                         batch_norm_layers=mixing_layers[:10],
+                                         method="gradient" if x.is_floating_point() else "perturbation")
 
-    def judge(self, m: Mapping[str, Any], t: BatchIndependenceThresholds) -> Verdict:
-        ev, tr = m["eval_leakage"], m["train_leakage"]
+    def judge(self, e: BatchIndependenceEvidence, t: BatchIndependenceThresholds) -> Verdict:
+        ev, tr = e.eval_leakage, e.train_leakage
         if not ev <= t.tolerance:  # also catches NaN
             return Verdict("fail", f"in eval mode, one sample's output depends on other samples in the batch "
-                           f"(leakage {ev:.3g} of its own dependence, by {m['method']})",
+                           f"(leakage {ev:.3g} of its own dependence, by {e.method})",
                            "the model mixes samples: look for a view/reshape where a permute/transpose was meant, "
                            "a recurrent layer or attention without batch_first, or an op across the batch axis")
-        if tr > t.tolerance and m["batch_norm_layers"]:
+        if tr > t.tolerance and e.batch_norm_layers:
             return Verdict("pass", f"samples are independent in eval mode; in train mode BatchNorm mixes them "
                            f"(leakage {tr:.3g}), as it is designed to")
         if tr > t.tolerance:
@@ -94,4 +105,4 @@ class BatchIndependence(Check):
                            "with no BatchNorm layer to explain it",
                            "look for an op that only runs in training and reduces over the batch axis")
         return Verdict("pass", f"samples are independent (leakage {max(ev, tr):.2g} in eval and train mode, "
-                       f"by {m['method']})")
+                       f"by {e.method})")

@@ -8,15 +8,15 @@ saturating output (softmax before the loss), a clamped loss, a learning rate far
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from nnrecipe.checks.base import CannotRun, Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import CannotRun, ModelCheck, Verdict, internal
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.checks.skeleton.short_run import end_of_run, shared_short_run, train_short
 
 
@@ -53,13 +53,23 @@ class Doubled(nn.Module):
             return getattr(self.a, name)  # the user's loss or step may read the model's own attributes
 
 
-class Capacity(Check):
+@dataclass(frozen=True)
+class CapacityEvidence:
+    #: the parameters of the experiment's model, and of two copies side by side
+    parameters: int
+    parameters_doubled: int
+    #: the training loss at every step of the shared short run, and of the same run at twice the width
+    base: list[float] = internal()
+    big: list[float] = internal()
+
+
+class Capacity(ModelCheck[CapacityEvidence, CapacityThresholds]):
     id = "capacity"
     stage = "skeleton"
     title = "More capacity lowers the training loss"
     Thresholds = CapacityThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> CapacityEvidence:
         base = shared_short_run(ctx)
         factory = ctx.experiment.model
         # Same seed as the shared run: the same batches, in the same order.
@@ -70,12 +80,12 @@ class Capacity(Check):
         except Exception as exc:  # the user's code cannot train the doubled model: nothing to compare
             raise CannotRun(f"a model of twice the width could not be trained with this setup "
                             f"({type(exc).__name__}: {exc})") from exc
-        return {"_base": base.history.step_losses, "_big": big.history.step_losses,
-                "parameters": sum(p.numel() for p in base.model.parameters()),
-                "parameters_doubled": sum(p.numel() for p in big.model.parameters())}
+        return CapacityEvidence(parameters=sum(p.numel() for p in base.model.parameters()),
+                                parameters_doubled=sum(p.numel() for p in big.model.parameters()),
+                                base=base.history.step_losses, big=big.history.step_losses)
 
-    def judge(self, m: Mapping[str, Any], t: CapacityThresholds) -> Verdict:
-        base, big = m["_base"], m["_big"]
+    def judge(self, e: CapacityEvidence, t: CapacityThresholds) -> Verdict:
+        base, big = e.base, e.big
         if not base or not big:
             return Verdict("skip", "the short runs made no training step")
         b_end, d_end, start = end_of_run(base, t.window), end_of_run(big, t.window), base[0]

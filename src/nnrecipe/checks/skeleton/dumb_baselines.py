@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.checks.skeleton._common import majority_scores
 from nnrecipe.checks.skeleton.short_run import shared_short_run_scores, val_subset
 from nnrecipe.engine.data import all_targets, take
@@ -37,7 +35,21 @@ class DumbBaselinesThresholds:
     accuracy_z: float = 4.0
 
 
-def _linear_baseline(ctx: CheckContext) -> dict[str, float] | None:
+@dataclass(frozen=True)
+class DumbBaselinesEvidence:
+    task: str
+    #: the validation scores of the majority class / the prior (the mean, for regression): accuracy, loss and the
+    #: best constant guess's accuracy (mse, mae and loss)
+    majority: dict[str, float]
+    #: the linear model's validation accuracy (mse); None (shown as null) when the inputs are not flat numbers
+    linear: dict[str, float] | None
+    #: the short-run model's validation loss and metrics
+    short_run: dict[str, float]
+    #: the validation samples scored
+    samples: int
+
+
+def _linear_baseline(ctx: ModelContext) -> dict[str, float] | None:
     """A linear model (sklearn ridge regression / ridge classifier) on flattened float inputs; None when the inputs are not flat numbers."""
     exp = ctx.experiment
     if exp.task == "sequence":
@@ -65,38 +77,38 @@ def _linear_baseline(ctx: CheckContext) -> dict[str, float] | None:
         return {"accuracy": float((torch.as_tensor(clf.predict(vxs)) == vy).double().mean())}
 
 
-def _chance_accuracy(m: Mapping[str, Any]) -> float:
+def _chance_accuracy(e: DumbBaselinesEvidence) -> float:
     """What an input-free model may score by luck: the majority class, or the validation set's own most frequent
     class (a model that learned nothing can land on it)."""
-    return max(m["majority"]["accuracy"], m["majority"].get("best_constant_accuracy", 0.0))
+    return max(e.majority["accuracy"], e.majority.get("best_constant_accuracy", 0.0))
 
 
-def _chance_error(m: Mapping[str, Any]) -> float:
+def _chance_error(e: DumbBaselinesEvidence) -> float:
     """The standard error of a chance-level accuracy over the validation samples."""
-    p = min(max(_chance_accuracy(m), 1e-3), 1 - 1e-3)
-    return math.sqrt(p * (1 - p) / max(int(m.get("samples", 1)), 1))
+    p = min(max(_chance_accuracy(e), 1e-3), 1 - 1e-3)
+    return math.sqrt(p * (1 - p) / max(int(e.samples), 1))
 
 
-class DumbBaselines(Check):
+class DumbBaselines(ModelCheck[DumbBaselinesEvidence, DumbBaselinesThresholds]):
     id = "dumb-baselines"
     stage = "skeleton"
     title = "Dumb baselines (majority / mean, linear) and the short run against them"
     Thresholds = DumbBaselinesThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> DumbBaselinesEvidence:
         val = val_subset(ctx)
         targets = all_targets(val)
         majority = majority_scores(all_targets(ctx.experiment.train), targets, ctx.task, ctx.num_classes,
                                    ctx.ignore_index)
-        return {"task": ctx.task, "majority": majority, "linear": _linear_baseline(ctx),
-                "short_run": shared_short_run_scores(ctx), "samples": len(val)}
+        return DumbBaselinesEvidence(task=ctx.task, majority=majority, linear=_linear_baseline(ctx),
+                                     short_run=shared_short_run_scores(ctx), samples=len(val))
 
-    def judge(self, m: Mapping[str, Any], t: DumbBaselinesThresholds) -> Verdict:
-        major, run, linear = m["majority"], m["short_run"], m["linear"]
-        regression = m["task"] == "regression"
+    def judge(self, e: DumbBaselinesEvidence, t: DumbBaselinesThresholds) -> Verdict:
+        major, run, linear = e.majority, e.short_run, e.linear
+        regression = e.task == "regression"
         metric = "mse" if regression else "accuracy"
         beats_loss = run["loss"] < t.loss_ratio * major["loss"]
-        beats_acc = not regression and run["accuracy"] > _chance_accuracy(m) + t.accuracy_z * _chance_error(m)
+        beats_acc = not regression and run["accuracy"] > _chance_accuracy(e) + t.accuracy_z * _chance_error(e)
         name = "mean predictor" if regression else "majority class"
         text = (f"short run: val {metric} {run[metric]:.4g}, loss {run['loss']:.4g}; {name}: {metric} "
                 f"{major[metric]:.4g}, loss {major['loss']:.4g}")
@@ -104,8 +116,8 @@ class DumbBaselines(Check):
             text += f"; linear model: {metric} {linear[metric]:.4g}"
         if beats_loss or beats_acc:
             return Verdict("pass", text)
-        noise = "" if regression else (f"; chance accuracy {_chance_accuracy(m):.4g} +- {_chance_error(m):.2g} on "
-                                       f"{m.get('samples', '?')} samples")
+        noise = "" if regression else (f"; chance accuracy {_chance_accuracy(e):.4g} +- {_chance_error(e):.2g} on "
+                                       f"{e.samples} samples")
         return Verdict("fail", f"the short run does not beat the {name} beyond noise ({text}{noise})",
                            "the model does no better than ignoring its input: check that labels stay paired with "
                            "their inputs, that the loss and learning rate let it learn (see loss-decreases), and "

@@ -7,14 +7,12 @@ makes every validation number noisy; batch-dependent eval outputs make the score
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import forward
 
@@ -29,37 +27,47 @@ class EvalDeterminismThresholds:
     tolerance: float = 1e-4
 
 
-class EvalDeterminism(Check):
+@dataclass(frozen=True)
+class EvalDeterminismEvidence:
+    #: the largest difference between two eval passes over the same batch, relative to the output scale
+    repeat_difference: float
+    #: the largest difference between a sample's output in its batch and on its own (inf when alone it raises)
+    alone_difference: float
+    #: what a forward pass on one sample alone raised, when it did
+    alone_error: str | None = None
+
+
+class EvalDeterminism(ModelCheck[EvalDeterminismEvidence, EvalDeterminismThresholds]):
     id = "eval-determinism"
     stage = "skeleton"
     title = "Evaluation is deterministic and per-sample"
     needs_loss = False
     Thresholds = EvalDeterminismThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> EvalDeterminismEvidence:
         x, _ = ctx.batch(SAMPLES, "train", "eval-determinism")
         model = ctx.fresh_model("eval-determinism")
         with torch.no_grad(), mode(model, False):
             first, second = forward(model, x).float(), forward(model, x).float()
             scale = float(first.abs().max().clamp_min(1e-12))
-            measured: dict[str, Any] = {"repeat_difference": float((first - second).abs().max()) / scale}
+            repeat = float((first - second).abs().max()) / scale
             try:
                 alone = torch.cat([forward(model, x[i : i + 1]).float() for i in range(ALONE)])
-                measured["alone_difference"] = float((first[:ALONE] - alone).abs().max()) / scale
+                alone_difference = float((first[:ALONE] - alone).abs().max()) / scale
             except (ValueError, RuntimeError) as exc:  # e.g. "expected more than 1 value per channel"
-                measured["alone_difference"] = float("inf")
-                measured["alone_error"] = f"{type(exc).__name__}: {exc}"
-        return measured
+                return EvalDeterminismEvidence(repeat_difference=repeat, alone_difference=float("inf"),
+                                               alone_error=f"{type(exc).__name__}: {exc}")
+        return EvalDeterminismEvidence(repeat_difference=repeat, alone_difference=alone_difference)
 
-    def judge(self, m: Mapping[str, Any], t: EvalDeterminismThresholds) -> Verdict:
-        rep, alone = m["repeat_difference"], m["alone_difference"]
+    def judge(self, e: EvalDeterminismEvidence, t: EvalDeterminismThresholds) -> Verdict:
+        rep, alone = e.repeat_difference, e.alone_difference
         if not rep <= t.tolerance:
             return Verdict("fail", f"evaluating the same batch twice gives different outputs (relative difference "
                            f"{rep:.3g})", "something random stays on in eval mode: dropout called with training=True "
                            "or a module that ignores model.eval(); use nn.Dropout or pass training=self.training")
         if not alone <= t.tolerance:
             return Verdict("fail", f"a sample's eval output changes with the rest of its batch (relative difference "
-                           f"{alone:.3g}{'; alone it raises ' + m['alone_error'] if 'alone_error' in m else ''})",
+                           f"{alone:.3g}{'; alone it raises ' + e.alone_error if e.alone_error is not None else ''})",
                            "the model uses batch statistics at eval: BatchNorm with "
                            "track_running_stats=False, or an op across the batch axis")
         return Verdict("pass", f"eval outputs are repeatable and per-sample (differences {rep:.2g}, {alone:.2g})")

@@ -15,15 +15,15 @@ targets far from zero.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.data import all_targets
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import forward
@@ -126,7 +126,7 @@ def with_fixed_init(experiment: Any) -> Any:
     return experiment.replace(model=factory)
 
 
-def _loss_at_init(ctx: CheckContext, x: torch.Tensor, y: torch.Tensor, factory: Callable[[], nn.Module],
+def _loss_at_init(ctx: ModelContext, x: torch.Tensor, y: torch.Tensor, factory: Callable[[], nn.Module],
                   fix: bool) -> float:
     model = ctx.fresh_model("init-bias", factory=factory)
     if fix:
@@ -136,31 +136,44 @@ def _loss_at_init(ctx: CheckContext, x: torch.Tensor, y: torch.Tensor, factory: 
         return float(ctx.loss_fn(forward(model, x), y))
 
 
-class InitBias(Check):
+@dataclass(frozen=True)
+class InitBiasEvidence:
+    #: the loss of a fresh model at init, and with its final bias set to the prior (with --fix-init: the user's
+    #: own init, and the fixed one); None (shown as null) when the model has no final-layer bias to set
+    loss_at_init_before: float
+    loss_at_init_after: float | None
+    #: whether --fix-init already set the bias, and whether the model has a final-layer bias to set
+    fixed: bool
+    fixable: bool
+    #: the experiment's task (not measured under --fix-init)
+    task: str | None = None
+
+
+class InitBias(ModelCheck[InitBiasEvidence, InitBiasThresholds]):
     id = "init-bias"
     stage = "skeleton"
     title = "Final-layer bias starts at the data's prior"
     Thresholds = InitBiasThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> InitBiasEvidence:
         x, y = ctx.batch(SAMPLES, "train", "init-bias")
         unfixed = getattr(ctx.experiment.model, UNFIXED, None)
         if unfixed is not None:  # --fix-init: compare the user's own init with the fixed one
             before = _loss_at_init(ctx, x, y, unfixed, fix=False)
             after = _loss_at_init(ctx, x, y, ctx.experiment.model, fix=False)
-            return {"loss_at_init_before": before, "loss_at_init_after": after, "fixed": True, "fixable": True}
+            return InitBiasEvidence(loss_at_init_before=before, loss_at_init_after=after, fixed=True, fixable=True)
         before = _loss_at_init(ctx, x, y, ctx.experiment.model, fix=False)
         try:
             after = _loss_at_init(ctx, x, y, ctx.experiment.model, fix=True)
         except ValueError:
-            return {"loss_at_init_before": before, "loss_at_init_after": None, "fixed": False, "fixable": False,
-                    "task": ctx.task}
-        return {"loss_at_init_before": before, "loss_at_init_after": after, "fixed": False, "fixable": True,
-                "task": ctx.task}
+            return InitBiasEvidence(loss_at_init_before=before, loss_at_init_after=None, fixed=False, fixable=False,
+                                    task=ctx.task)
+        return InitBiasEvidence(loss_at_init_before=before, loss_at_init_after=after, fixed=False, fixable=True,
+                                task=ctx.task)
 
-    def judge(self, m: Mapping[str, Any], t: InitBiasThresholds) -> Verdict:
-        before, after = m["loss_at_init_before"], m["loss_at_init_after"]
-        if m["fixed"]:
+    def judge(self, e: InitBiasEvidence, t: InitBiasThresholds) -> Verdict:
+        before, after = e.loss_at_init_before, e.loss_at_init_after
+        if e.fixed:
             return Verdict("pass", f"--fix-init set the final bias to the prior: loss at init {before:.4g} -> {after:.4g}")
         if after is None:
             return Verdict("pass", f"loss at init {before:.4g}; the model has no final-layer bias to set to the prior")
@@ -170,7 +183,7 @@ class InitBias(Check):
         gain = (before - after) / abs(before) if before else 0.0
         numbers = {"relative_gain": gain}
         text = f"loss at init {before:.4g}, {after:.4g} with the final bias set to the prior ({-gain:+.0%})"
-        if gain > t.gain_warn and m.get("task") == "sequence":
+        if gain > t.gain_warn and e.task == "sequence":
             return Verdict("pass", f"{text}; a next-token model starts uniform by convention and learns the token "
                            "frequencies in its first steps", evidence=numbers)
         if gain > t.gain_warn:

@@ -12,14 +12,12 @@ sees the answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import forward, output_space
 from nnrecipe.engine.targets import labelled
@@ -61,13 +59,30 @@ def uninformed_outputs(space: str, y: torch.Tensor, out_shape: torch.Size, num_c
     return {"zero": as_space(uniform).expand(shape).clone(), "mean": as_space(p / p.sum()).expand(shape).clone()}
 
 
-class InitLoss(Check):
+@dataclass(frozen=True)
+class InitLossEvidence:
+    #: the loss of fresh models, averaged over INITS initializations, and each one's
+    measured: float
+    per_init: list[float]
+    #: the loss of uniform predictions (regression: outputs at 0), and of the class prior (the target mean)
+    expected: float
+    expected_with_prior_bias: float
+    #: "logits", "log-probabilities", "probabilities", "binary-logit" or "values" (regression)
+    output_space: str
+    loss: str
+    #: with a custom loss on classes: the standard cross-entropy of uniform predictions, -log(1/C)
+    standard_uninformed: float | None = None
+    prior: list[float] | None = None
+    predicted_at_init: list[float] | None = None
+
+
+class InitLoss(ModelCheck[InitLossEvidence, InitLossThresholds]):
     id = "init-loss"
     stage = "skeleton"
     title = "Loss at initialization"
     Thresholds = InitLossThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> InitLossEvidence:
         x, y = ctx.batch(SAMPLES, "train", "init-loss")
         losses, mean_probs, outputs = [], [], []
         for i in range(INITS):
@@ -89,30 +104,28 @@ class InitLoss(Check):
         # log-probabilities of a model that ends in log_softmax, a cross-entropy that skips padding.
         expected_high = float(ctx.loss_fn(uninformed["zero"], y))
         expected_low = float(ctx.loss_fn(uninformed["mean"], y))
-        measured: dict[str, Any] = {
-            "measured": sum(losses) / len(losses),
-            "per_init": losses,
-            "expected": expected_high,
-            "expected_with_prior_bias": expected_low,
-            "output_space": space,
-            "loss": "the experiment's own" if ctx.experiment.loss is not None else "the standard",
-        }
-        if ctx.experiment.loss is not None and space in ("logits", "log-probabilities", "binary-logit"):
+        custom = ctx.experiment.loss is not None and space in ("logits", "log-probabilities", "binary-logit")
+        listed = prior is not None and ctx.num_classes is not None and ctx.num_classes <= 100
+        return InitLossEvidence(
+            measured=sum(losses) / len(losses),
+            per_init=losses,
+            expected=expected_high,
+            expected_with_prior_bias=expected_low,
+            output_space=space,
+            loss="the experiment's own" if ctx.experiment.loss is not None else "the standard",
             # the standard cross-entropy on the same uninformed guess: -log(1/C), whatever the output space
-            measured["standard_uninformed"] = math.log(ctx.num_classes or 2)
-        if prior is not None and ctx.num_classes is not None and ctx.num_classes <= 100:
-            measured["prior"] = prior.tolist()
-            if mean_probs:
-                measured["predicted_at_init"] = torch.stack(mean_probs).mean(0).tolist()
-        return measured
+            standard_uninformed=math.log(ctx.num_classes or 2) if custom else None,
+            prior=prior.tolist() if listed and prior is not None else None,
+            predicted_at_init=torch.stack(mean_probs).mean(0).tolist() if listed and mean_probs else None,
+        )
 
-    def judge(self, m: Mapping[str, Any], t: InitLossThresholds) -> Verdict:
-        value, high = m["measured"], m["expected"]
-        low = min(m["expected_with_prior_bias"], high)
-        regression = m["output_space"] == "values"
+    def judge(self, e: InitLossEvidence, t: InitLossThresholds) -> Verdict:
+        value, high = e.measured, e.expected
+        low = min(e.expected_with_prior_bias, high)
+        regression = e.output_space == "values"
         high_warn = t.regression_high_warn if regression else t.high_warn
         high_fail = t.regression_high_fail if regression else t.high_fail
-        theory = _theory_text(regression, high, low, m.get("loss", "the standard"))
+        theory = _theory_text(regression, high, low, e.loss)
         if not math.isfinite(value):
             return Verdict("fail", f"loss at init is {value}, expected {theory}",
                            "a fresh model already gives a non-finite loss: look for NaN/Inf inputs, a log of zero "
@@ -121,7 +134,7 @@ class InitLoss(Check):
             return Verdict("fail", f"loss at init {value:.3g}, expected {theory}", _too_high_fix(regression))
         if value < low * (1 - t.low_fail):
             return Verdict("fail", f"loss at init {value:.3g} is far below {theory}", _too_low_fix())
-        standard = m.get("standard_uninformed")
+        standard = e.standard_uninformed
         if standard is not None and abs(high - standard) > t.custom_loss_tolerance * max(standard, 1e-8):
             return Verdict("warn", f"your loss gives {high:.3g} on uninformed predictions where cross-entropy "
                            f"gives {standard:.3g}; loss at init {value:.3g}",

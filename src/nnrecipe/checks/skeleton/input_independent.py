@@ -10,18 +10,19 @@ more over `EXTEND` times the steps before it is judged: a model that ignores its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict, document_evidence
+from nnrecipe.checks.context import CheckContext, ModelContext
 from nnrecipe.checks.skeleton._common import map_inputs
 from nnrecipe.checks.skeleton.short_run import shared_short_run, shared_short_run_scores, train_short, val_subset
 from nnrecipe.engine.data import loss_fn
 from nnrecipe.engine.loop import Callback, evaluate, predict
+from nnrecipe.experiment import Experiment
 
 #: an inconclusive short-run comparison is measured again over this many times the steps, each run scored by its
 #: best of this many evenly spaced validation checkpoints (a small dataset's model can overfit within the longer
@@ -56,7 +57,17 @@ def per_sample_losses(model: torch.nn.Module, ds: Any, exp: Any, device: torch.d
     return values
 
 
-def paired(real: torch.Tensor, zero: torch.Tensor) -> dict[str, float]:
+class Paired(TypedDict):
+    """Per-sample validation losses compared one by one, real inputs against zeroed inputs."""
+
+    #: the mean of (zeroed-input loss - real-input loss), and that mean in standard errors
+    mean_gain: float
+    z: float
+    #: the samples with both losses finite
+    samples: int
+
+
+def paired(real: torch.Tensor, zero: torch.Tensor) -> Paired:
     """How much lower each sample's loss is with its input, on average, in standard errors of that mean."""
     keep = torch.isfinite(real) & torch.isfinite(zero)
     diff = (zero - real)[keep].double()
@@ -88,68 +99,115 @@ class _BestVal(Callback):
                 self.losses = per_sample_losses(self.model, self.ds, self.exp, self.device)
 
 
-class InputIndependent(Check):
+@dataclass(frozen=True)
+class InputIndependentEvidence:
+    #: validation scores (loss and the task's metrics) of the run on real inputs, of the same run on zeroed
+    #: inputs, and of its starting point before any step; after a longer run, each run's best checkpoint
+    real_inputs: dict[str, float]
+    zero_inputs: dict[str, float]
+    untrained: dict[str, float]
+    #: the training steps of each run
+    steps: int
+    #: after a longer run: the validation checkpoints each run was scored by the best of
+    best_of: int | None = None
+    #: the per-sample comparison, measured when the short run alone was inconclusive
+    paired: Paired | None = None
+    #: after a longer run: the short run's evidence, as documented
+    short_run: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Zeroed:
+    """The experiment with zeroed training inputs, a context on it, and the validation subset, real and zeroed."""
+
+    experiment: Experiment
+    ctx: CheckContext
+    val: Any
+    zero_val: Any
+
+
+def _zeroed(ctx: ModelContext) -> _Zeroed:
+    zeroed = ctx.experiment.replace(train=map_inputs(ctx.experiment.train, torch.zeros_like))
+    zero_ctx = CheckContext(zeroed, device=ctx.device, seed=ctx.seed, budget=ctx.budget)
+    return _Zeroed(zeroed, zero_ctx, val_subset(ctx), map_inputs(val_subset(ctx), torch.zeros_like))
+
+
+class InputIndependent(ModelCheck[InputIndependentEvidence, InputIndependentThresholds]):
     id = "input-independent"
     stage = "skeleton"
     title = "The model uses its input (vs. an input-independent baseline)"
     Thresholds = InputIndependentThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> InputIndependentEvidence:
         real = shared_short_run_scores(ctx)
-        zeroed = ctx.experiment.replace(train=map_inputs(ctx.experiment.train, torch.zeros_like))
-        zero_ctx = type(ctx)(zeroed, device=ctx.device, seed=ctx.seed, budget=ctx.budget)
-        val, zero_val = val_subset(ctx), map_inputs(val_subset(ctx), torch.zeros_like)
+        z = _zeroed(ctx)
         # Same names as the shared run: the same initial weights and the same batches, only the inputs differ.
-        run = train_short(zero_ctx, seed=ctx.derive("short-run"))
-        zero = evaluate(run.model, zero_val, zeroed, device=ctx.device)
+        run = train_short(z.ctx, seed=ctx.derive("short-run"))
+        zero = evaluate(run.model, z.zero_val, z.experiment, device=ctx.device)
         # The shared run's starting point: a fresh model with the same initial weights, before any step.
-        start = evaluate(ctx.fresh_model("short-run"), val, ctx.experiment, device=ctx.device)
-        measured = {"real_inputs": real, "zero_inputs": zero, "untrained": start, "steps": len(run.history.step_losses)}
-        if self.judge(measured, self.thresholds).status == "pass":
-            return measured
-        measured["paired"] = paired(per_sample_losses(shared_short_run(ctx).model, val, ctx.experiment, ctx.device),
-                                    per_sample_losses(run.model, zero_val, zeroed, ctx.device))
-        if self.judge(measured, self.thresholds).status == "pass":
-            return measured
-        steps = EXTEND * len(run.history.step_losses)
-        best_real = _BestVal(val, ctx.experiment, ctx.device, every=max(1, steps // CHECKPOINTS))
-        best_zero = _BestVal(zero_val, zeroed, ctx.device, every=max(1, steps // CHECKPOINTS))
-        train_short(ctx, "input-independent", steps=steps, seed=ctx.derive("short-run"), callbacks=[best_real])
-        train_short(zero_ctx, "input-independent", steps=steps, seed=ctx.derive("short-run"), callbacks=[best_zero])
-        start_longer = evaluate(ctx.fresh_model("short-run", "input-independent"), val, ctx.experiment,
-                                device=ctx.device)
-        return {"real_inputs": best_real.best, "zero_inputs": best_zero.best, "untrained": start_longer,
-                "steps": steps, "best_of": CHECKPOINTS, "paired": paired(best_real.losses, best_zero.losses),
-                "short_run": measured}
+        start = evaluate(ctx.fresh_model("short-run"), z.val, ctx.experiment, device=ctx.device)
+        short = InputIndependentEvidence(real_inputs=real, zero_inputs=zero, untrained=start,
+                                         steps=len(run.history.step_losses))
+        if self.judge(short, self.thresholds).status == "pass":
+            return short
+        short = dataclasses.replace(short, paired=paired(
+            per_sample_losses(shared_short_run(ctx).model, z.val, ctx.experiment, ctx.device),
+            per_sample_losses(run.model, z.zero_val, z.experiment, ctx.device)))
+        if self.judge(short, self.thresholds).status == "pass":
+            return short
+        return _longer_comparison(ctx, z, short)
 
-    def judge(self, m: Mapping[str, Any], t: InputIndependentThresholds) -> Verdict:
-        real, zero = m["real_inputs"]["loss"], m["zero_inputs"]["loss"]
+    def judge(self, e: InputIndependentEvidence, t: InputIndependentThresholds) -> Verdict:
+        real, zero = e.real_inputs["loss"], e.zero_inputs["loss"]
         gain = (zero - real) / abs(zero) if zero else 0.0
-        learned = m["untrained"]["loss"] - real if "untrained" in m else 0.0
+        learned = e.untrained["loss"] - real
         share = (zero - real) / learned if learned > 0 else 0.0  # of what the run learned, how much came from x
-        z = m.get("paired", {}).get("z")
+        z = e.paired["z"] if e.paired is not None else None
         numbers = {"relative_gain": gain, "input_share": share, **({"z": z} if z is not None else {})}
-        text = (f"validation loss after {m.get('steps', 'a short run of')} steps {real:.4g} on the real inputs vs "
-                f"{zero:.4g} on zeroed inputs")
-        fix = ("the model learns nothing from its input: check that inputs and labels stay paired (shuffled "
-               "together, not apart), that the input reaches the output (no detach, no overwritten tensor), and "
-               "that preprocessing keeps the signal")
-        beyond_noise = z is not None and z >= t.z
+        text = (f"validation loss after {e.steps} steps {real:.4g} on the real inputs vs {zero:.4g} on zeroed "
+                "inputs")
         if real != real:  # NaN compares unequal to itself
-            return Verdict("fail", f"{text}: the real-input run diverged", fix, evidence=numbers)
+            return Verdict("fail", f"{text}: the real-input run diverged", _FIX, evidence=numbers)
+        beyond_noise = z is not None and z >= t.z
         if gain < t.fail_below:
             if beyond_noise and gain > 0:
                 return Verdict("warn", f"{text}: the input helps, beyond noise (z {z:.1f}), but by only {gain:.1%}",
-                               fix, evidence=numbers)
-            return Verdict("fail", f"{text}: the input does not help ({-gain:+.1%})", fix, evidence=numbers)
-        if gain >= t.warn_below:
-            return Verdict("pass", f"{text} ({-gain:+.0%})", evidence=numbers)
-        if beyond_noise:
-            return Verdict("pass", f"{text} ({-gain:+.1%}); small, but lower on the samples one by one by {z:.1f} "
-                           "standard errors: the model uses its input", evidence=numbers)
-        if share >= t.input_share:
-            return Verdict("pass", f"{text} ({-gain:+.1%}); small, but {share:.0%} of what the short run learned came "
-                           "from the input", evidence=numbers)
-        noise = (f"; per sample {z:.1f} standard errors on {m['paired']['samples']} validation samples, short of "
-                 f"{t.z:g}" if z is not None else "")
-        return Verdict("warn", f"{text}: the input helps only a little ({-gain:+.1%}{noise})", fix, evidence=numbers)
+                               _FIX, evidence=numbers)
+            return Verdict("fail", f"{text}: the input does not help ({-gain:+.1%})", _FIX, evidence=numbers)
+        return _small_gain(e, t, text, gain, share, z, numbers)
+
+
+_FIX = ("the model learns nothing from its input: check that inputs and labels stay paired (shuffled together, not "
+        "apart), that the input reaches the output (no detach, no overwritten tensor), and that preprocessing keeps "
+        "the signal")
+
+
+def _small_gain(e: InputIndependentEvidence, t: InputIndependentThresholds, text: str, gain: float, share: float,
+                z: float | None, numbers: dict[str, float]) -> Verdict:
+    """The verdict on a gain at least `fail_below`: a pass when large, or small but beyond noise, or most of what
+    the run learned; else a warn."""
+    if gain >= t.warn_below:
+        return Verdict("pass", f"{text} ({-gain:+.0%})", evidence=numbers)
+    if z is not None and z >= t.z:
+        return Verdict("pass", f"{text} ({-gain:+.1%}); small, but lower on the samples one by one by {z:.1f} "
+                       "standard errors: the model uses its input", evidence=numbers)
+    if share >= t.input_share:
+        return Verdict("pass", f"{text} ({-gain:+.1%}); small, but {share:.0%} of what the short run learned came "
+                       "from the input", evidence=numbers)
+    noise = (f"; per sample {z:.1f} standard errors on {e.paired['samples']} validation samples, short of "
+             f"{t.z:g}" if z is not None and e.paired is not None else "")
+    return Verdict("warn", f"{text}: the input helps only a little ({-gain:+.1%}{noise})", _FIX, evidence=numbers)
+
+
+def _longer_comparison(ctx: ModelContext, z: _Zeroed, short: InputIndependentEvidence) -> InputIndependentEvidence:
+    """The comparison once more over EXTEND times the steps, each run scored by its best validation checkpoint."""
+    steps = EXTEND * short.steps
+    best_real = _BestVal(z.val, ctx.experiment, ctx.device, every=max(1, steps // CHECKPOINTS))
+    best_zero = _BestVal(z.zero_val, z.experiment, ctx.device, every=max(1, steps // CHECKPOINTS))
+    train_short(ctx, "input-independent", steps=steps, seed=ctx.derive("short-run"), callbacks=[best_real])
+    train_short(z.ctx, "input-independent", steps=steps, seed=ctx.derive("short-run"), callbacks=[best_zero])
+    start_longer = evaluate(ctx.fresh_model("short-run", "input-independent"), z.val, ctx.experiment,
+                            device=ctx.device)
+    return InputIndependentEvidence(real_inputs=best_real.best, zero_inputs=best_zero.best, untrained=start_longer,
+                                    steps=steps, best_of=CHECKPOINTS, paired=paired(best_real.losses, best_zero.losses),
+                                    short_run=document_evidence(short))

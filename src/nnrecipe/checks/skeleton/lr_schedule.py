@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict, internal, picture
+from nnrecipe.checks.context import ModelContext
 
 MAX_SIMULATED = 200_000  # steps; longer budgets are simulated up to here
 
@@ -30,7 +28,7 @@ class LrScheduleThresholds:
     never_reached: float = 0.1
 
 
-def simulate(ctx: CheckContext) -> tuple[list[float], float]:
+def simulate(ctx: ModelContext) -> tuple[list[float], float]:
     """The lr at every training step of the planned budget (read before each step, as `fit` records it), and
     the lr the schedule is built around (its `max_lr`, else the optimizer's own lr)."""
     exp = ctx.experiment
@@ -54,14 +52,30 @@ def simulate(ctx: CheckContext) -> tuple[list[float], float]:
     return lrs, base
 
 
-class LrSchedule(Check):
+@dataclass(frozen=True)
+class LrScheduleEvidence:
+    #: the simulated training steps, and when the scheduler steps ("step" or "epoch")
+    steps: int
+    interval: str
+    #: the lr the schedule is built around (its max_lr, else the optimizer's own lr)
+    base_lr: float
+    #: the lr at the first and the last step; None (shown as null) when the budget has no step
+    start: float | None
+    end: float | None
+    #: the lr at every simulated step, which the judge reads
+    lrs: list[float] = internal()
+    #: for the report: the lr at (at most about 200) evenly spaced steps
+    step_lrs: list[float] = picture()
+
+
+class LrSchedule(ModelCheck[LrScheduleEvidence, LrScheduleThresholds]):
     id = "lr-schedule"
     stage = "skeleton"
     title = "Learning-rate schedule over the planned budget"
     needs_loss = False
     Thresholds = LrScheduleThresholds
 
-    def applies(self, ctx: CheckContext) -> str | None:
+    def applies(self, ctx: ModelContext) -> str | None:
         sched = ctx.experiment.scheduler
         if sched is None:
             return "no scheduler: the learning rate is constant"
@@ -69,15 +83,15 @@ class LrSchedule(Check):
             return "ReduceLROnPlateau follows the validation loss and cannot be simulated"
         return None
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> LrScheduleEvidence:
         lrs, base = simulate(ctx)
         stride = max(1, len(lrs) // 200)
-        return {"steps": len(lrs), "interval": ctx.experiment.scheduler_interval, "base_lr": base,
-                "start": lrs[0] if lrs else None,
-                "end": lrs[-1] if lrs else None, "_lrs": lrs, "_artifacts": {"step_lrs": lrs[::stride]}}
+        return LrScheduleEvidence(steps=len(lrs), interval=ctx.experiment.scheduler_interval, base_lr=base,
+                                  start=lrs[0] if lrs else None, end=lrs[-1] if lrs else None, lrs=lrs,
+                                  step_lrs=lrs[::stride])
 
-    def judge(self, m: Mapping[str, Any], t: LrScheduleThresholds) -> Verdict:
-        lrs: list[float] = m["_lrs"]
+    def judge(self, e: LrScheduleEvidence, t: LrScheduleThresholds) -> Verdict:
+        lrs = e.lrs
         if not lrs:
             return Verdict("pass", "the planned budget has no training step")
         bad = next((i for i, v in enumerate(lrs) if not math.isfinite(v) or v < 0), None)
@@ -85,23 +99,35 @@ class LrSchedule(Check):
             return Verdict("fail", f"the lr is {lrs[bad]} at step {bad} of {len(lrs)}",
                            "the schedule produces an invalid learning rate: check its formula")
         peak = max(lrs[: max(1, len(lrs) // 10)] + [lrs[0]])
-        half = int(t.before * len(lrs))
-        low = next((i for i, v in enumerate(lrs[1:half], start=1) if v <= t.collapse * peak), None)
-        where = f"{len(lrs)} steps stepped per {m['interval']}: lr {lrs[0]:.3g} -> {min(lrs):.3g} (min) -> {lrs[-1]:.3g}"
-        if low is not None:
-            return Verdict("fail", f"the lr collapses to {lrs[low]:.3g} by step {low} of {len(lrs)} ({where})",
-                           "most of the budget trains at a negligible lr: an epoch schedule stepped every batch? "
-                           "set scheduler_interval='epoch' or size the schedule to epochs x steps per epoch",
-                           evidence={"collapsed_at": low, "peak": peak})
-        base = m.get("base_lr")
-        if base and max(lrs) < t.never_reached * base:
-            return Verdict("fail", f"the lr never comes near the {base:.3g} the schedule is built around: at most "
-                           f"{max(lrs):.3g} ({max(lrs) / base:.1%}) over the budget ({where})",
-                           "the whole budget trains at a fraction of the intended lr: a warm-up or schedule sized in "
-                           "steps but stepped once per epoch? set scheduler_interval='step', or size it in epochs",
-                           evidence={"peak": max(lrs), "base_lr": base})
+        where = f"{len(lrs)} steps stepped per {e.interval}: lr {lrs[0]:.3g} -> {min(lrs):.3g} (min) -> {lrs[-1]:.3g}"
+        verdict = _collapse(lrs, peak, where, t) or _never_reached(lrs, e.base_lr, where, t)
+        if verdict is not None:
+            return verdict
         zero = next((i for i, v in enumerate(lrs[1:-1], start=1) if v == 0.0), None)
         if zero is not None:
             return Verdict("fail", f"the lr reaches zero at step {zero} of {len(lrs)} ({where})",
                            "the schedule ends before the budget does: size it to epochs x steps per epoch")
         return Verdict("pass", where, evidence={"peak": peak})
+
+
+def _collapse(lrs: list[float], peak: float, where: str, t: LrScheduleThresholds) -> Verdict | None:
+    """A fail when the lr falls to a negligible share of its early peak before `t.before` of the budget."""
+    half = int(t.before * len(lrs))
+    low = next((i for i, v in enumerate(lrs[1:half], start=1) if v <= t.collapse * peak), None)
+    if low is None:
+        return None
+    return Verdict("fail", f"the lr collapses to {lrs[low]:.3g} by step {low} of {len(lrs)} ({where})",
+                   "most of the budget trains at a negligible lr: an epoch schedule stepped every batch? "
+                   "set scheduler_interval='epoch' or size the schedule to epochs x steps per epoch",
+                   evidence={"collapsed_at": low, "peak": peak})
+
+
+def _never_reached(lrs: list[float], base: float, where: str, t: LrScheduleThresholds) -> Verdict | None:
+    """A fail when the lr never comes near the lr the schedule is built around."""
+    if not (base and max(lrs) < t.never_reached * base):
+        return None
+    return Verdict("fail", f"the lr never comes near the {base:.3g} the schedule is built around: at most "
+                   f"{max(lrs):.3g} ({max(lrs) / base:.1%}) over the budget ({where})",
+                   "the whole budget trains at a fraction of the intended lr: a warm-up or schedule sized in "
+                   "steps but stepped once per epoch? set scheduler_interval='step', or size it in epochs",
+                   evidence={"peak": max(lrs), "base_lr": base})

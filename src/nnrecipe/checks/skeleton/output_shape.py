@@ -7,38 +7,50 @@ never trained; a sequence model that pools over time predicts one token per sequ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
-from nnrecipe.checks.base import Check, NoThresholds, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, NoThresholds, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.loop import mode
 from nnrecipe.engine.outputs import expected_output_shape, forward, one_binary_logit
 
 SAMPLES = 4
 
 
-class OutputShape(Check):
+@dataclass(frozen=True)
+class OutputShapeEvidence:
+    task: str
+    #: the shape of a fresh model's output on a small batch, and the shape the task expects
+    output_shape: list[int]
+    expected: list[int]
+    #: whether the experiment sets num_classes (else the classes are read from the data: largest id + 1)
+    num_classes_given: bool
+    #: whether the output is floating-point
+    floating: bool
+
+
+class OutputShape(ModelCheck[OutputShapeEvidence, NoThresholds]):
     id = "output-shape"
     stage = "skeleton"
     title = "Output shape fits the task"
     needs_loss = False
     Thresholds = NoThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> OutputShapeEvidence:
         x, y = ctx.batch(SAMPLES, "train", "output-shape")
         model = ctx.fresh_model("output-shape")
         with torch.no_grad(), mode(model, False):
             out = forward(model, x)
-        return {"task": ctx.task, "output_shape": list(out.shape), "expected": expected_output_shape(ctx.task, y, ctx.num_classes),
-                "num_classes_given": ctx.experiment.num_classes is not None,
-                "floating": bool(out.is_floating_point())}
+        return OutputShapeEvidence(task=ctx.task, output_shape=list(out.shape),
+                                   expected=expected_output_shape(ctx.task, y, ctx.num_classes),
+                                   num_classes_given=ctx.experiment.num_classes is not None,
+                                   floating=bool(out.is_floating_point()))
 
-    def judge(self, m: Mapping[str, Any], t: Any) -> Verdict:
-        got, want, task = m["output_shape"], m["expected"], m["task"]
-        if not m["floating"]:
+    def judge(self, e: OutputShapeEvidence, t: NoThresholds) -> Verdict:
+        got, want, task = e.output_shape, e.expected, e.task
+        if not e.floating:
             return Verdict("fail", f"the model outputs integers (shape {got}); the loss needs floating-point "
                            "outputs", "return logits (or values), not argmax/rounded predictions")
         if got == want:
@@ -49,7 +61,7 @@ class OutputShape(Check):
             return Verdict("fail", f"output {got} but targets {want}: the loss broadcasts them into a matrix",
                            "make the output the target's shape: squeeze the last dimension (or unsqueeze the target)")
         extra_classes = (task != "regression" and len(got) == len(want) and got[:-1] == want[:-1]
-                         and got[-1] > want[-1] and not m["num_classes_given"])
+                         and got[-1] > want[-1] and not e.num_classes_given)
         if extra_classes:
             return Verdict("warn", f"output {got}: {got[-1]} classes but the data shows only {want[-1]} "
                            "(largest id + 1)", "if that is deliberate, set num_classes; otherwise match the "

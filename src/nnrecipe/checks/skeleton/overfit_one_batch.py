@@ -8,15 +8,16 @@ learning rate far off, gradients that do not reach the parameters.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
-from nnrecipe.engine.data import make_optimizer
+from nnrecipe.checks.base import ModelCheck, Verdict, picture
+from nnrecipe.checks.context import ModelContext
+from nnrecipe.engine.data import Batch, LossFn, make_optimizer
 from nnrecipe.engine.loop import accuracy, mode, predicted_classes, standard_step
 from nnrecipe.engine.outputs import forward, output_space
 from nnrecipe.results import Status
@@ -174,105 +175,161 @@ def _predictions(out: torch.Tensor, y: torch.Tensor, task: str) -> list[Any]:
     return predicted_classes(out, y).tolist()
 
 
-class OverfitOneBatch(Check):
+@dataclass(frozen=True)
+class OverfitOneBatchEvidence:
+    #: the examples in the batch, and the optimizer steps run on it
+    examples: int
+    steps: int
+    #: the batch's loss and accuracy (R^2, for regression) at the start and at the end
+    start: dict[str, float]
+    end: dict[str, float]
+    task: str
+    #: the best accuracy and the lowest loss any model can reach on this batch (inputs that repeat with other
+    #: labels, label smoothing)
+    achievable_accuracy: float
+    lowest_achievable_loss: float
+    #: whether the loss still fell over the run's last quarter
+    still_falling: bool
+    #: at the pace of the last quarter, the steps still needed to reach the lowest loss; None (shown as null) when
+    #: the loss does not fall
+    projected_steps: float | None
+    #: for the report: labels and predictions at the start and the end (the first 32 positions of sequences), the
+    #: loss every `check_every` steps
+    labels: list[Any] = picture()
+    predictions_start: list[Any] = picture()
+    predictions_end: list[Any] = picture()
+    loss_curve: list[float] = picture()
+    check_every: int = picture()
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A fresh model on one small batch, and how its fit is scored."""
+
+    model: nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    loss: LossFn
+    task: str
+    ignore: int | None
+
+    def observe(self) -> tuple[torch.Tensor, dict[str, float]]:
+        """The model's outputs on the batch (in eval mode), and their loss and accuracy (R^2)."""
+        with torch.no_grad(), mode(self.model, False):
+            out = forward(self.model, self.x)
+            return out, _fit_state(out, self.y, float(self.loss(out, self.y)), self.task, self.ignore)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The overfitting run: the loss every CHECK_EVERY steps, and the outputs and scores where it stopped."""
+
+    curve: list[float]
+    end_out: torch.Tensor
+    end: dict[str, float]
+    steps: int
+
+
+def _lowest_loss(ctx: ModelContext, b: _Batch, groups: torch.Tensor, n_groups: int, start_out: torch.Tensor) -> float:
+    space = output_space(start_out, b.task, ctx.num_classes)
+    try:
+        return loss_floor(b.loss, b.y.cpu(), groups, n_groups, start_out.shape, space)
+    except Exception:  # a loss that only takes the model's own outputs: measure against zero
+        return 0.0
+
+
+def _overfit(b: _Batch, step: Callable[[nn.Module, Batch, torch.optim.Optimizer], Any],
+             optimizer: torch.optim.Optimizer, start_out: torch.Tensor, start: dict[str, float], max_steps: int,
+             t: OverfitOneBatchThresholds, best: float, floor: float) -> _Run:
+    """Steps on the batch, CHECK_EVERY at a time, until it is fit, the loss turns non-finite, or the budget is spent
+    (extended up to EXTEND times while the loss still falls)."""
+    curve, end_out, end, steps = [start["loss"]], start_out, start, 0
+    with mode(b.model, True):
+        while steps < max_steps or (steps < EXTEND * max_steps and _still_falling(curve, t)):
+            for _ in range(CHECK_EVERY):
+                step(b.model, (b.x, b.y), optimizer)
+            steps += CHECK_EVERY
+            end_out, end = b.observe()
+            curve.append(end["loss"])
+            if not math.isfinite(end["loss"]) or _is_fit(end, start["loss"], b.task, t, best, floor):
+                break
+    return _Run(curve, end_out, end, steps)
+
+
+def _labels(y: torch.Tensor, task: str) -> list[Any]:
+    rows = y.reshape(len(y), -1)
+    return rows[:, :32].tolist() if task == "sequence" else rows[:, 0].tolist()
+
+
+class OverfitOneBatch(ModelCheck[OverfitOneBatchEvidence, OverfitOneBatchThresholds]):
     id = "overfit-one-batch"
     stage = "skeleton"
     title = "Overfit one batch"
     Thresholds = OverfitOneBatchThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> OverfitOneBatchEvidence:
         task = ctx.task
         x, y = ctx.batch(EXAMPLES[task], "train", "overfit-one-batch")
         model = ctx.fresh_model("overfit-one-batch")
         optimizer = make_optimizer(ctx.experiment, model.parameters())
         step = ctx.experiment.train_step or standard_step(ctx.loss_fn)
-
-        ignore = ctx.ignore_index
-        best, floor = 1.0, 0.0
-        if task != "regression":
-            groups, n_groups = position_groups(x.cpu(), y.cpu(), task, ignore)
-            best = achievable_accuracy(y.cpu(), groups)
-
-        def observe() -> tuple[torch.Tensor, dict[str, float]]:
-            with torch.no_grad(), mode(model, False):
-                out = forward(model, x)
-                return out, _fit_state(out, y, float(ctx.loss_fn(out, y)), task, ignore)
-
-        start_out, start = observe()
-        if task != "regression":
-            space = output_space(start_out, task, ctx.num_classes)
-            try:
-                floor = loss_floor(ctx.loss_fn, y.cpu(), groups, n_groups, start_out.shape, space)
-            except Exception:  # a loss that only takes the model's own outputs: measure against zero
-                floor = 0.0
-        curve, end_out, end, steps = [start["loss"]], start_out, start, 0
-        max_steps = MAX_STEPS.get(ctx.budget, MAX_STEPS["default"])
+        b = _Batch(model, x, y, ctx.loss_fn, task, ctx.ignore_index)
+        grouped = position_groups(x.cpu(), y.cpu(), task, b.ignore) if task != "regression" else None
+        best = achievable_accuracy(y.cpu(), grouped[0]) if grouped is not None else 1.0
+        start_out, start = b.observe()
+        floor = _lowest_loss(ctx, b, *grouped, start_out) if grouped is not None else 0.0
         t = self.thresholds
-        with mode(model, True):
-            while steps < max_steps or (steps < EXTEND * max_steps and _still_falling(curve, t)):
-                for _ in range(CHECK_EVERY):
-                    step(model, (x, y), optimizer)
-                steps += CHECK_EVERY
-                end_out, end = observe()
-                curve.append(end["loss"])
-                if not math.isfinite(end["loss"]) or _is_fit(end, start["loss"], task, t, best, floor):
-                    break
-        return {
-            "examples": len(y),
-            "steps": steps,
-            "start": start,
-            "end": end,
-            "task": task,
-            "achievable_accuracy": best,
-            "lowest_achievable_loss": floor,
-            "still_falling": _still_falling(curve, t),
-            "projected_steps": projected_steps(curve, floor, CHECK_EVERY),
-            "_artifacts": {
-                "labels": y.reshape(len(y), -1)[:, :32].tolist() if task == "sequence" else y.reshape(len(y), -1)[:, 0].tolist(),
-                "predictions_start": _predictions(start_out, y, task),
-                "predictions_end": _predictions(end_out, y, task),
-                "loss_curve": curve,
-                "check_every": CHECK_EVERY,
-            },
-        }
+        run = _overfit(b, step, optimizer, start_out, start, MAX_STEPS.get(ctx.budget, MAX_STEPS["default"]), t,
+                       best, floor)
+        return OverfitOneBatchEvidence(
+            examples=len(y), steps=run.steps, start=start, end=run.end, task=task, achievable_accuracy=best,
+            lowest_achievable_loss=floor, still_falling=_still_falling(run.curve, t),
+            projected_steps=projected_steps(run.curve, floor, CHECK_EVERY),
+            labels=_labels(y, task), predictions_start=_predictions(start_out, y, task),
+            predictions_end=_predictions(run.end_out, y, task), loss_curve=run.curve, check_every=CHECK_EVERY,
+        )
 
-    def judge(self, m: Mapping[str, Any], t: OverfitOneBatchThresholds) -> Verdict:
-        start, end, task = m["start"], m["end"], m["task"]
-        n, steps = m["examples"], m["steps"]
-        best, floor = m.get("achievable_accuracy", 1.0), m.get("lowest_achievable_loss", 0.0)
-        fitted = _is_fit(end, start["loss"], task, t, best, floor)
+    def judge(self, e: OverfitOneBatchEvidence, t: OverfitOneBatchThresholds) -> Verdict:
+        start, end, task = e.start["loss"], e.end, e.task
+        best, floor = e.achievable_accuracy, e.lowest_achievable_loss
         score = f"R^2 {end['r2']:.3f}" if task == "regression" else _accuracy_text(end["accuracy"], best)
-        where = f"{n} examples, {steps} steps: loss {start['loss']:.3g} -> {end['loss']:.3g}, {score}"
+        where = f"{e.examples} examples, {e.steps} steps: loss {start:.3g} -> {end['loss']:.3g}, {score}"
         if floor > t.absolute_loss:
             where += f"; the lowest loss any model can reach on this batch is {floor:.3g}"
-        if fitted:
+        if _is_fit(end, start, task, t, best, floor):
             return Verdict("pass", f"overfit one batch of {where}")
-        if _on_its_way(end, start["loss"], m.get("still_falling", False), task, t, best, floor):
+        if _on_its_way(end, start, e.still_falling, task, t, best, floor):
             return Verdict("pass", f"overfit one batch of {where}; the loss is still falling towards zero")
-        if task != "regression" and _low(end["loss"], start["loss"], floor, t):
+        if task != "regression" and _low(end["loss"], start, floor, t):
             status: Status = "fail" if end["accuracy"] < t.low_loss_wrong * best else "warn"
             return Verdict(status, f"the loss on one batch fell low but predictions stay wrong ({where})",
                            "a low loss with wrong predictions: the loss is not reading the outputs the model "
                            "predicts with (a loss over other positions or classes than the metric, labels shifted)")
-        if not math.isfinite(end["loss"]):
-            return Verdict("fail", f"could not overfit one batch: the loss turned {end['loss']} ({where})",
-                           "the optimization diverges on a handful of examples: lower the learning rate, look for "
-                           "NaN/Inf in the inputs, a log of zero or a division by a tiny number")
-        ahead = m.get("projected_steps")
-        if ahead is not None and ahead <= t.slow_horizon * steps and end["loss"] < 0.9 * start["loss"]:
-            # Slow, not stuck: a loss with bounded gradients (Huber, smooth L1) on large residuals falls by a
-            # constant amount per step. That it can fit is what this check verifies; the slowness has its own
-            # findings (init-bias for targets far from zero, loss-decreases for a small learning rate).
-            return Verdict("pass", f"the batch is not fit yet, but the loss falls steadily towards it: at its pace it "
-                           f"needs about {ahead:.0f} more steps ({where})")
-        if end["loss"] >= 0.9 * start["loss"]:
-            return Verdict("fail", f"could not overfit one batch: the loss barely moved ({where})",
-                           "nothing is being learned: check the learning rate (too low or far too high), that the "
-                           "loss is not clamped or detached, and that the optimizer holds the model's parameters")
-        return Verdict("fail", f"could not overfit one batch: the loss plateaus above zero ({where})",
-                       "the model cannot represent even these few labels: look for a softmax/sigmoid before a "
-                       "cross-entropy that expects logits, labels shuffled apart from inputs, a bottleneck that "
-                       "drops the input, or raise the learning rate")
+        return _not_fit(e, t, where)
+
+
+def _not_fit(e: OverfitOneBatchEvidence, t: OverfitOneBatchThresholds, where: str) -> Verdict:
+    """The verdict on a batch that is not fit, nor on its way, nor at a low loss: diverged, slow, flat or stuck."""
+    start, end = e.start["loss"], e.end["loss"]
+    if not math.isfinite(end):
+        return Verdict("fail", f"could not overfit one batch: the loss turned {end} ({where})",
+                       "the optimization diverges on a handful of examples: lower the learning rate, look for "
+                       "NaN/Inf in the inputs, a log of zero or a division by a tiny number")
+    ahead = e.projected_steps
+    if ahead is not None and ahead <= t.slow_horizon * e.steps and end < 0.9 * start:
+        # Slow, not stuck: a loss with bounded gradients (Huber, smooth L1) on large residuals falls by a
+        # constant amount per step. That it can fit is what this check verifies; the slowness has its own
+        # findings (init-bias for targets far from zero, loss-decreases for a small learning rate).
+        return Verdict("pass", f"the batch is not fit yet, but the loss falls steadily towards it: at its pace it "
+                       f"needs about {ahead:.0f} more steps ({where})")
+    if end >= 0.9 * start:
+        return Verdict("fail", f"could not overfit one batch: the loss barely moved ({where})",
+                       "nothing is being learned: check the learning rate (too low or far too high), that the "
+                       "loss is not clamped or detached, and that the optimizer holds the model's parameters")
+    return Verdict("fail", f"could not overfit one batch: the loss plateaus above zero ({where})",
+                   "the model cannot represent even these few labels: look for a softmax/sigmoid before a "
+                   "cross-entropy that expects logits, labels shuffled apart from inputs, a bottleneck that "
+                   "drops the input, or raise the learning rate")
 
 
 def _accuracy_text(acc: float, best: float) -> str:

@@ -8,12 +8,10 @@ parameter that gets no gradient is cut off from the loss (a detach, an unused la
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict, internal
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.checks.skeleton.short_run import shared_short_run
 from nnrecipe.engine.outputs import forward
 
@@ -31,13 +29,28 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
 
 
-class ParamsUpdate(Check):
+@dataclass(frozen=True)
+class ParamsUpdateEvidence:
+    #: the trainable parameters (tensors) of a fresh model
+    trainable: int
+    #: parameter names: frozen (requires_grad=False), trainable but not held by the optimizer, and trainable but
+    #: without a (nonzero) gradient after one backward pass
+    frozen: list[str]
+    not_in_optimizer: list[str]
+    no_gradient: list[str]
+    #: per parameter name, its relative change over the shared short run
+    moved: dict[str, float] = internal()
+    #: the names of the trainable parameters
+    trainable_names: list[str] = internal()
+
+
+class ParamsUpdate(ModelCheck[ParamsUpdateEvidence, ParamsUpdateThresholds]):
     id = "params-update"
     stage = "skeleton"
     title = "Every trainable parameter gets a gradient and moves"
     Thresholds = ParamsUpdateThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
+    def measure(self, ctx: ModelContext) -> ParamsUpdateEvidence:
         model = ctx.fresh_model("params-update")
         named = dict(model.named_parameters())
         held = {id(p) for group in ctx.optimizer(model).param_groups for p in group["params"]}
@@ -49,25 +62,25 @@ class ParamsUpdate(Check):
         for n, p in run.model.named_parameters():
             start = run.initial[n]
             moved[n] = float((p.detach() - start).norm() / start.norm().clamp_min(1e-12))
-        return {
-            "trainable": sum(p.requires_grad for p in named.values()),
-            "frozen": [n for n, p in named.items() if not p.requires_grad],
-            "not_in_optimizer": [n for n, p in named.items() if p.requires_grad and id(p) not in held],
-            "no_gradient": no_grad,
-            "_moved": moved,
-            "_trainable_names": [n for n, p in named.items() if p.requires_grad],
-        }
+        return ParamsUpdateEvidence(
+            trainable=sum(p.requires_grad for p in named.values()),
+            frozen=[n for n, p in named.items() if not p.requires_grad],
+            not_in_optimizer=[n for n, p in named.items() if p.requires_grad and id(p) not in held],
+            no_gradient=no_grad,
+            moved=moved,
+            trainable_names=[n for n, p in named.items() if p.requires_grad],
+        )
 
-    def judge(self, m: Mapping[str, Any], t: ParamsUpdateThresholds) -> Verdict:
-        trainable = set(m["_trainable_names"])
-        still = [n for n, v in m["_moved"].items() if n in trainable and not v > t.moved]
+    def judge(self, e: ParamsUpdateEvidence, t: ParamsUpdateThresholds) -> Verdict:
+        trainable = set(e.trainable_names)
+        still = [n for n, v in e.moved.items() if n in trainable and not v > t.moved]
         numbers = {"did_not_move": still}
-        if m["not_in_optimizer"]:
-            return Verdict("fail", f"{len(m['not_in_optimizer'])} trainable parameter(s) are not in the optimizer: "
-                           f"{_names(m['not_in_optimizer'])}", "build the optimizer from model.parameters() (all "
+        if e.not_in_optimizer:
+            return Verdict("fail", f"{len(e.not_in_optimizer)} trainable parameter(s) are not in the optimizer: "
+                           f"{_names(e.not_in_optimizer)}", "build the optimizer from model.parameters() (all "
                            "of them), or freeze what you leave out with requires_grad_(False)", evidence=numbers)
-        if m["no_gradient"] and set(m["no_gradient"]) & set(still):
-            cut = [n for n in m["no_gradient"] if n in still]
+        if e.no_gradient and set(e.no_gradient) & set(still):
+            cut = [n for n in e.no_gradient if n in still]
             return Verdict("fail", f"{len(cut)} trainable parameter(s) get no gradient and do not move: {_names(cut)}",
                            "these parameters are cut off from the loss: look for a detach(), .data, a layer that "
                            "is defined but not used in forward, or an integer cast", evidence=numbers)
@@ -75,10 +88,10 @@ class ParamsUpdate(Check):
             return Verdict("fail", f"{len(still)} parameter(s) did not move in the short run: {_names(still)}",
                            "the optimizer does not update them: check the learning rate is not zero and the "
                            "optimizer steps", evidence=numbers)
-        if m["frozen"]:
-            return Verdict("warn", f"{len(m['frozen'])} parameter(s) are frozen (requires_grad=False): "
-                           f"{_names(m['frozen'])}; the {m['trainable']} others get gradients and move",
+        if e.frozen:
+            return Verdict("warn", f"{len(e.frozen)} parameter(s) are frozen (requires_grad=False): "
+                           f"{_names(e.frozen)}; the {e.trainable} others get gradients and move",
                            "fine if you froze them on purpose (a pretrained backbone); otherwise unfreeze them",
                            evidence=numbers)
-        return Verdict("pass", f"all {m['trainable']} trainable parameters get gradients, are in the optimizer "
+        return Verdict("pass", f"all {e.trainable} trainable parameters get gradients, are in the optimizer "
                        "and move", evidence=numbers)

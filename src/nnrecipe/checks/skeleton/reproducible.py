@@ -7,12 +7,10 @@ generator) makes every comparison between two runs meaningless. The runs include
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from nnrecipe.checks.base import Check, Verdict
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.base import ModelCheck, Verdict
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.loop import fit
 
 STEPS = 8
@@ -26,24 +24,31 @@ class ReproducibleThresholds:
     warn_above: float = 1e-6
 
 
-def _first_losses(ctx: CheckContext) -> list[float]:
+def _first_losses(ctx: ModelContext) -> list[float]:
     model = ctx.fresh_model("reproducible")
-    history = fit(model, ctx.experiment, device=ctx.device, epochs=10**6, max_steps=STEPS, val=False,
+    history = fit(model, ctx.experiment, device=ctx.device, epochs=10**6, max_steps=STEPS,
                   seed=ctx.derive("reproducible"), augment=True)
     return history.step_losses
 
 
-class Reproducible(Check):
+@dataclass(frozen=True)
+class ReproducibleEvidence:
+    #: the losses of the first STEPS training steps of two runs from the same seed (with augmentation)
+    first_run: list[float]
+    second_run: list[float]
+
+
+class Reproducible(ModelCheck[ReproducibleEvidence, ReproducibleThresholds]):
     id = "reproducible"
     stage = "skeleton"
     title = "The same seed gives the same run"
     Thresholds = ReproducibleThresholds
 
-    def measure(self, ctx: CheckContext) -> dict[str, Any]:
-        return {"first_run": _first_losses(ctx), "second_run": _first_losses(ctx)}
+    def measure(self, ctx: ModelContext) -> ReproducibleEvidence:
+        return ReproducibleEvidence(first_run=_first_losses(ctx), second_run=_first_losses(ctx))
 
-    def judge(self, m: Mapping[str, Any], t: ReproducibleThresholds) -> Verdict:
-        a, b = m["first_run"], m["second_run"]
+    def judge(self, e: ReproducibleEvidence, t: ReproducibleThresholds) -> Verdict:
+        a, b = e.first_run, e.second_run
         diffs = [abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a, b, strict=False)] + [0.0]
         worst = max(diffs) if len(a) == len(b) else float("inf")
         if not worst <= t.fail_above:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nnrecipe.checks.context import CheckContext
+from nnrecipe.checks.context import ModelContext
 from nnrecipe.engine.data import Batch
 from nnrecipe.engine.loop import Callback, History, evaluate, fit
 
@@ -77,7 +77,7 @@ def planned_steps(exp: Any) -> int:
     return int(exp.epochs * math.ceil(len(exp.train) / exp.batch_size))
 
 
-def short_run_steps(ctx: CheckContext) -> int:
+def short_run_steps(ctx: ModelContext) -> int:
     """The short budget; with a scheduler, never more than the planned budget (a schedule sized to it, like
     OneCycleLR, must not be stepped past its end)."""
     steps = SHORT_RUN_STEPS.get(ctx.budget, SHORT_RUN_STEPS["default"])
@@ -85,36 +85,37 @@ def short_run_steps(ctx: CheckContext) -> int:
 
 
 def train_short(
-    ctx: CheckContext, *names: object, factory: Any = None, steps: int | None = None, callbacks: Sequence[Any] = (),
-    **fit_overrides: object
+    ctx: ModelContext, *names: object, factory: Any = None, steps: int | None = None, callbacks: Sequence[Callback] = (),
+    seed: int | None = None,
 ) -> ShortRun:
-    """A fresh model trained for the short budget with the experiment's own optimizer and step.
+    """A fresh model trained for the short budget with the experiment's own optimizer, schedule and step.
 
     No augmentation and no validation: step 2 verifies the pipeline, not generalization. The data order
-    depends on `names` only through the seed, so two runs with the same names see the same batches.
+    depends on `names` only through the seed (default: derived from them), so two runs with the same names see
+    the same batches.
     """
-    from nnrecipe.report.capture_inputs import InputCapture
+    from nnrecipe.engine.observe.inputs import InputCapture
 
     steps = steps or short_run_steps(ctx)
     model = ctx.fresh_model("short-run", *names, factory=factory)
     run = ShortRun(model=model, history=History(), steps=steps)
-    fit_overrides.setdefault("seed", ctx.derive("short-run", *names))
+    seed = ctx.derive("short-run", *names) if seed is None else seed
     # The input recorder only copies the first batch off a forward pre-hook: no random numbers, no change to the run.
     inputs = InputCapture(ctx.experiment)
     run.history = fit(
-        model, ctx.experiment, device=ctx.device, epochs=10**6, max_steps=steps, val=False,
-        augment=False, callbacks=[_Recorder(run), inputs, *callbacks], **fit_overrides,  # type: ignore[arg-type]
+        model, ctx.experiment, device=ctx.device, epochs=10**6, max_steps=steps, seed=seed,
+        augment=False, callbacks=[_Recorder(run), inputs, *callbacks],
     )
     recorded = inputs.record()
     run.input_batch = {**recorded, "from": "the checks' short run (no augmentation)"} if recorded else None
     return run
 
 
-def shared_short_run(ctx: CheckContext) -> ShortRun:
+def shared_short_run(ctx: ModelContext) -> ShortRun:
     return ctx.shared("short-run", lambda: train_short(ctx))
 
 
-def val_subset(ctx: CheckContext, split: str = "val", n: int = VAL_SAMPLES) -> Any:
+def val_subset(ctx: ModelContext, split: str = "val", n: int = VAL_SAMPLES) -> Any:
     """At most `n` samples of a split (a fixed seeded choice), so evaluation stays fast on large sets."""
     ds = getattr(ctx.experiment, split)
     if len(ds) <= n:
@@ -124,7 +125,7 @@ def val_subset(ctx: CheckContext, split: str = "val", n: int = VAL_SAMPLES) -> A
     return torch.utils.data.Subset(ds, idx)
 
 
-def shared_short_run_scores(ctx: CheckContext) -> dict[str, float]:
+def shared_short_run_scores(ctx: ModelContext) -> dict[str, float]:
     """The short-run model's loss and metrics on (a subset of) the validation set."""
 
     def compute() -> dict[str, float]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nnrecipe.catalog import WATCH_CHECK_TITLES
 from nnrecipe.watching.checks.base import Verdict, WatchCheck
 from nnrecipe.watching.record import WatchRecord
 
@@ -57,9 +57,21 @@ def update_ratios(samples: list[dict[str, Any]]) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in per_param.items()}
 
 
-class GradientHealth(WatchCheck):
+@dataclass(frozen=True)
+class GradientHealthEvidence:
+    #: per activation layer (see `unit_shares`): its kind, its units, the median share stuck, since which step
+    layers: dict[str, dict[str, Any]]
+    #: per weight matrix, the median update-to-weight ratio (see `update_ratios`), and the median over them
+    #: (None: no update seen)
+    update_to_weight: dict[str, float]
+    median_update_ratio: float | None
+    #: the sampled steps
+    samples: int
+
+
+class GradientHealth(WatchCheck[GradientHealthEvidence, GradientHealthThresholds]):
     id = "gradient-health"
-    title = "Dead and saturated units, update-to-weight ratios"
+    title = WATCH_CHECK_TITLES[id]
     Thresholds = GradientHealthThresholds
 
     def applies(self, record: WatchRecord) -> str | None:
@@ -67,36 +79,48 @@ class GradientHealth(WatchCheck):
             return "no sampled step showed activations or updates to look at"
         return None
 
-    def measure(self, record: WatchRecord) -> dict[str, Any]:
+    def measure(self, record: WatchRecord) -> GradientHealthEvidence:
         ratios = update_ratios(record.samples)
-        return {"layers": unit_shares(record.samples, self.thresholds.recent), "update_to_weight": ratios,
-                "median_update_ratio": statistics.median(ratios.values()) if ratios else None,
-                "samples": len(record.samples)}
+        return GradientHealthEvidence(layers=unit_shares(record.samples, self.thresholds.recent),
+                                      update_to_weight=ratios,
+                                      median_update_ratio=statistics.median(ratios.values()) if ratios else None,
+                                      samples=len(record.samples))
 
-    def judge(self, m: Mapping[str, Any], t: GradientHealthThresholds) -> Verdict:
-        judged = {n: a for n, a in m["layers"].items() if a["units"] >= t.min_units}
+    def judge(self, e: GradientHealthEvidence, t: GradientHealthThresholds) -> Verdict:
+        judged = {n: a for n, a in e.layers.items() if a["units"] >= t.min_units}
         dead_layers = [n for n, a in judged.items() if a["kind"] == "dead" and a["share"] >= t.all_dead]
         if dead_layers:
-            name = dead_layers[0]
-            return Verdict("fail", f"every one of the {judged[name]['units']} units after {name} is dead (never "
-                           f"positive on the sampled batches since step {judged[name]['since_step']}): no gradient "
-                           "reaches the layers below it",
-                           "the units died (a large negative bias, an lr that pushed them there, unnormalized "
-                           "inputs): re-initialize the layer before the activation (kaiming init, zero bias), lower "
-                           "the learning rate, normalize the inputs, or use LeakyReLU / GELU")
-        problems, fixes = [], []
-        for name, a in judged.items():
-            if a["share"] > (t.dead if a["kind"] == "dead" else t.saturated):
-                problems.append(f"{a['share']:.0%} of the {a['units']} units after {name} are {a['kind']}")
-                fixes.append("dead or saturated units: lower the learning rate, normalize the inputs, use an init "
-                             "scaled for the activation (kaiming for ReLU) or normalization layers")
-        ratio = m["median_update_ratio"]
-        if ratio is not None and not t.update_low <= ratio <= t.update_high:
-            problems.append(f"the median update-to-weight ratio is {ratio:.2g} (healthy is around 1e-3)")
-            fixes.append("the learning rate is far off: " + ("raise it" if ratio < t.update_low else "lower it"))
+            return _all_dead(dead_layers[0], judged[dead_layers[0]])
+        problems, fixes = _problems(judged, e.median_update_ratio, t)
         if problems:
             return Verdict("warn", "; ".join(problems), " / ".join(dict.fromkeys(fixes)))
+        ratio = e.median_update_ratio
         shown = f"median update-to-weight ratio {ratio:.2g}" if ratio is not None else "no update seen"
         layers = (f"{len(judged)} activation layer(s) without dead or saturated majorities" if judged else
                   "no ReLU, tanh or sigmoid module to read units from")
         return Verdict("pass", f"{layers}; {shown}")
+
+
+def _all_dead(name: str, layer: dict[str, Any]) -> Verdict:
+    """A fail: every unit after this layer is dead, so no gradient reaches below it."""
+    return Verdict("fail", f"every one of the {layer['units']} units after {name} is dead (never "
+                   f"positive on the sampled batches since step {layer['since_step']}): no gradient "
+                   "reaches the layers below it",
+                   "the units died (a large negative bias, an lr that pushed them there, unnormalized "
+                   "inputs): re-initialize the layer before the activation (kaiming init, zero bias), lower "
+                   "the learning rate, normalize the inputs, or use LeakyReLU / GELU")
+
+
+def _problems(judged: dict[str, dict[str, Any]], ratio: float | None,
+              t: GradientHealthThresholds) -> tuple[list[str], list[str]]:
+    """What is worth a warning, and how to fix each: dead or saturated majorities, an update ratio far off."""
+    problems, fixes = [], []
+    for name, a in judged.items():
+        if a["share"] > (t.dead if a["kind"] == "dead" else t.saturated):
+            problems.append(f"{a['share']:.0%} of the {a['units']} units after {name} are {a['kind']}")
+            fixes.append("dead or saturated units: lower the learning rate, normalize the inputs, use an init "
+                         "scaled for the activation (kaiming for ReLU) or normalization layers")
+    if ratio is not None and not t.update_low <= ratio <= t.update_high:
+        problems.append(f"the median update-to-weight ratio is {ratio:.2g} (healthy is around 1e-3)")
+        fixes.append("the learning rate is far off: " + ("raise it" if ratio < t.update_low else "lower it"))
+    return problems, fixes

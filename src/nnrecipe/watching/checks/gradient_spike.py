@@ -1,7 +1,7 @@
 """gradient-spike: the total gradient norm does not jump far above its running level, and when it does
 once, training recovers.
 
-The gradient norm is read every few steps (see `nnrecipe.watching.watcher.GRAD_NORM_EVERY`). A spike is a
+The gradient norm is read every few steps (see `nnrecipe.watching.steplog.GRAD_NORM_EVERY`). A spike is a
 reading `spike_factor` times the median of the readings before it *and* far outside their own spread, taken
 on a log scale (`noise_factor` robust standard deviations): near the end of a run, when most batches are fit
 and the norm is tiny, single batches routinely give gradients ten times the median, and that is noise, not a
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from nnrecipe.catalog import WATCH_CHECK_TITLES
 from nnrecipe.watching.checks.base import Verdict, WatchCheck, noise, robust_std, window_median
 from nnrecipe.watching.record import Series, WatchRecord
 
@@ -82,11 +82,7 @@ def find_spikes(norms: Series, losses: Series, t: GradientSpikeThresholds, *, fi
         if not (jump > math.log(t.spike_factor) and jump > t.noise_factor * spread):
             continue
         base = math.exp(level)
-        end = start + 1
-        # a burst of spiking readings is one spike; a "burst" as long as the recovery window is the norm staying up
-        while (end < len(values) and values[end] > t.spike_factor * base
-               and norms.steps[end] - norms.steps[start] < t.recover_steps):
-            end += 1
+        end = _burst_end(norms, values, start, base, t)
         spike: dict[str, Any] = {"step": norms.steps[start], "norm": float(values[start]), "level": base,
                                  "ratio": float(values[start]) / base, "readings": end - start}
         spike.update(_recovery(norms, losses, start, end, base, t, finished=finished))
@@ -95,6 +91,16 @@ def find_spikes(norms: Series, losses: Series, t: GradientSpikeThresholds, *, fi
         if spike["recovered"] is False:  # the level itself has moved: its aftermath is the same spike
             resume = bisect.bisect_right(norms.steps, norms.steps[end - 1] + t.recover_steps)
     return spikes
+
+
+def _burst_end(norms: Series, values: np.ndarray, start: int, base: float, t: GradientSpikeThresholds) -> int:
+    """One past the last reading of the spike that starts at `start`: a burst of spiking readings is one spike;
+    a "burst" as long as the recovery window is the norm staying up."""
+    end = start + 1
+    while (end < len(values) and values[end] > t.spike_factor * base
+           and norms.steps[end] - norms.steps[start] < t.recover_steps):
+        end += 1
+    return end
 
 
 def _recovery(norms: Series, losses: Series, start: int, end: int, level: float, t: GradientSpikeThresholds, *,
@@ -135,9 +141,22 @@ def _loss_back(before: list[float], after: list[float], t: GradientSpikeThreshol
     return math.isfinite(now) and now <= level + (t.loss_factor - 1) * abs(level) + 3 * noise(before)
 
 
-class GradientSpike(WatchCheck):
+@dataclass(frozen=True)
+class GradientSpikeEvidence:
+    #: the finite gradient norms read (up to the first non-finite one), their median and their largest
+    gradient_norms: int
+    median_norm: float
+    max_norm: float
+    #: the first 50 spikes (see `find_spikes`), and how many there were in all
+    spikes: list[dict[str, Any]]
+    spike_count: int
+    #: the loop has ended (a spike near the end can then be judged on the steps it left)
+    finished: bool
+
+
+class GradientSpike(WatchCheck[GradientSpikeEvidence, GradientSpikeThresholds]):
     id = "gradient-spike"
-    title = "Gradient norm spikes"
+    title = WATCH_CHECK_TITLES[id]
     Thresholds = GradientSpikeThresholds
     online_after = 20
 
@@ -147,47 +166,57 @@ class GradientSpike(WatchCheck):
                     "are needed")
         return None
 
-    def measure(self, record: WatchRecord) -> dict[str, Any]:
+    def measure(self, record: WatchRecord) -> GradientSpikeEvidence:
         norms = record.grad_norms.finite_prefix()
         spikes = find_spikes(norms, record.losses, self.thresholds, finished=record.finished)
-        return {"gradient_norms": len(norms), "median_norm": window_median(norms.values),
-                "max_norm": max(norms.values, default=math.nan), "spikes": spikes[:50], "spike_count": len(spikes),
-                "finished": record.finished}
+        return GradientSpikeEvidence(gradient_norms=len(norms), median_norm=window_median(norms.values),
+                                     max_norm=max(norms.values, default=math.nan), spikes=spikes[:50],
+                                     spike_count=len(spikes), finished=record.finished)
 
-    def judge(self, m: Mapping[str, Any], t: GradientSpikeThresholds) -> Verdict:
-        spikes = m["spikes"]
-        decided = [s for s in spikes if s["recovered"] is not None]
+    def judge(self, e: GradientSpikeEvidence, t: GradientSpikeThresholds) -> Verdict:
+        decided = [s for s in e.spikes if s["recovered"] is not None]
         stuck = next((s for s in decided if not s["recovered"]), None)
         if stuck is not None:
-            loss = (f"; the loss went from {stuck['loss_before']:.4g} to {stuck['loss_after']:.4g}"
-                    if "loss_after" in stuck else "")
-            return Verdict("fail", f"the gradient norm jumped to {stuck['ratio']:.0f}x its running level by step "
-                           f"{stuck['step']} ({stuck['norm']:.3g} against {stuck['level']:.3g}) and training did not "
-                           f"recover within {t.recover_steps} steps (median norm then {stuck['norm_after']:.3g}{loss})",
-                           "one batch knocked the weights off course: look at the batch of that step (corrupted or "
-                           "unnormalized inputs, wrong labels), lower the learning rate, or clip gradients "
-                           "(torch.nn.utils.clip_grad_norm_)")
-        steps = ", ".join(str(s["step"]) for s in spikes[:LISTED]) + (" ..." if len(spikes) > LISTED else "")
-        if m["spike_count"] >= t.repeated:
-            return Verdict("fail", f"{m['spike_count']} gradient spikes (over {t.spike_factor:.0f}x the running "
+            return _not_recovered(stuck, t)
+        steps = ", ".join(str(s["step"]) for s in e.spikes[:LISTED]) + (" ..." if len(e.spikes) > LISTED else "")
+        if e.spike_count >= t.repeated:
+            return Verdict("fail", f"{e.spike_count} gradient spikes (over {t.spike_factor:.0f}x the running "
                            f"level) at steps {steps}",
                            "spikes keep coming: the learning rate is too high for this loss surface, or some "
                            "batches are broken; clip gradients, lower the learning rate, inspect those batches")
-        pending = [s for s in spikes if s["recovered"] is None]
-        if pending and m["finished"]:
+        pending = [s for s in e.spikes if s["recovered"] is None]
+        if pending and e.finished:
             s = pending[0]
             return Verdict("warn", f"the gradient norm jumped to {s['ratio']:.0f}x its running level at step "
                            f"{s['step']}, too close to the end to tell whether training recovers",
                            "look at the batch of that step; watch a longer run")
-        if len(decided) >= 2:
-            return Verdict("warn", f"{len(decided)} gradient spikes (over {t.spike_factor:.0f}x the running level) "
-                           f"at steps {steps}; training recovered from each",
-                           "occasional spikes: inspect those batches; gradient clipping or a lower learning rate "
-                           "smooths them")
-        if decided:
-            s = decided[0]
-            return Verdict("pass", f"one gradient spike ({s['ratio']:.0f}x the running level at step {s['step']}), "
-                           f"recovered within {t.recover_steps} steps; {m['gradient_norms']} readings, median "
-                           f"{m['median_norm']:.3g}")
-        return Verdict("pass", f"no gradient spike in {m['gradient_norms']} readings: median norm "
-                       f"{m['median_norm']:.3g}, max {m['max_norm']:.3g}")
+        return _recovered(e, t, decided, steps)
+
+
+def _not_recovered(stuck: dict[str, Any], t: GradientSpikeThresholds) -> Verdict:
+    """A fail: a spike the run did not come back from."""
+    loss = (f"; the loss went from {stuck['loss_before']:.4g} to {stuck['loss_after']:.4g}"
+            if "loss_after" in stuck else "")
+    return Verdict("fail", f"the gradient norm jumped to {stuck['ratio']:.0f}x its running level by step "
+                   f"{stuck['step']} ({stuck['norm']:.3g} against {stuck['level']:.3g}) and training did not "
+                   f"recover within {t.recover_steps} steps (median norm then {stuck['norm_after']:.3g}{loss})",
+                   "one batch knocked the weights off course: look at the batch of that step (corrupted or "
+                   "unnormalized inputs, wrong labels), lower the learning rate, or clip gradients "
+                   "(torch.nn.utils.clip_grad_norm_)")
+
+
+def _recovered(e: GradientSpikeEvidence, t: GradientSpikeThresholds, decided: list[dict[str, Any]],
+               steps: str) -> Verdict:
+    """Every decided spike recovered: a warning for a few of them, a pass for one or none."""
+    if len(decided) >= 2:
+        return Verdict("warn", f"{len(decided)} gradient spikes (over {t.spike_factor:.0f}x the running level) "
+                       f"at steps {steps}; training recovered from each",
+                       "occasional spikes: inspect those batches; gradient clipping or a lower learning rate "
+                       "smooths them")
+    if decided:
+        s = decided[0]
+        return Verdict("pass", f"one gradient spike ({s['ratio']:.0f}x the running level at step {s['step']}), "
+                       f"recovered within {t.recover_steps} steps; {e.gradient_norms} readings, median "
+                       f"{e.median_norm:.3g}")
+    return Verdict("pass", f"no gradient spike in {e.gradient_norms} readings: median norm "
+                   f"{e.median_norm:.3g}, max {e.max_norm:.3g}")

@@ -11,10 +11,10 @@ or gives back most of what it gained (a sustained rise: the optimization turned 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nnrecipe.catalog import WATCH_CHECK_TITLES
 from nnrecipe.results import Status
 from nnrecipe.watching.checks.base import Verdict, WatchCheck, noise, window_median
 from nnrecipe.watching.record import WatchRecord
@@ -61,9 +61,26 @@ def _best_window(values: list[float], k: int) -> tuple[float, list[float]]:
     return best, best_window
 
 
-class LossDecreases(WatchCheck):
+@dataclass(frozen=True)
+class LossDecreasesEvidence:
+    #: the finite losses judged (up to the first non-finite one), and the size of each window of them
+    losses: int
+    window: int
+    first_step: int
+    last_step: int
+    #: the median loss over the first window, the last one, and the lowest median over any window
+    start: float
+    end: float
+    best: float
+    #: the standard errors of those three medians
+    start_se: float
+    end_se: float
+    best_se: float
+
+
+class LossDecreases(WatchCheck[LossDecreasesEvidence, LossDecreasesThresholds]):
     id = "loss-decreases"
-    title = "Training loss decreases"
+    title = WATCH_CHECK_TITLES[id]
     Thresholds = LossDecreasesThresholds
     online_after = 30
 
@@ -75,58 +92,74 @@ class LossDecreases(WatchCheck):
             return f"{len(finite)} finite losses were logged{why}; at least {self.thresholds.min_losses} are needed"
         return None
 
-    def measure(self, record: WatchRecord) -> dict[str, Any]:
-        t: LossDecreasesThresholds = self.thresholds
+    def measure(self, record: WatchRecord) -> LossDecreasesEvidence:
+        t = self.thresholds
         series = record.losses.finite_prefix()
         values = series.values
         k = min(t.max_window, max(t.min_window, round(t.window * len(values))), len(values) // 2)
         first, last = values[:k], values[-k:]
         best, best_window = _best_window(values, k)
-        return {"losses": len(values), "window": k, "first_step": series.steps[0], "last_step": series.steps[-1],
-                "start": window_median(first), "end": window_median(last), "best": best,
-                "start_se": _median_se(first), "end_se": _median_se(last), "best_se": _median_se(best_window)}
+        return LossDecreasesEvidence(
+            losses=len(values), window=k, first_step=series.steps[0], last_step=series.steps[-1],
+            start=window_median(first), end=window_median(last), best=best,
+            start_se=_median_se(first), end_se=_median_se(last), best_se=_median_se(best_window))
 
-    def judge(self, m: Mapping[str, Any], t: LossDecreasesThresholds) -> Verdict:
-        start, end, best = m["start"], m["end"], m["best"]
-        scale = abs(start) or 1.0
-        drop = (start - end) / scale
-        z_drop = _z(start - end, m["start_se"], m["end_se"])
-        where = (f"{m['losses']} losses to step {m['last_step']}: median {start:.4g} over the first {m['window']} -> "
-                 f"{end:.4g} over the last {m['window']} ({-drop:+.1%}, {z_drop:.3g} standard errors)")
-        numbers = {"relative_drop": drop, "z_drop": z_drop}
+    def judge(self, e: LossDecreasesEvidence, t: LossDecreasesThresholds) -> Verdict:
+        drop = (e.start - e.end) / _scale(e)
+        z_drop = _z(e.start - e.end, e.start_se, e.end_se)
+        where = (f"{e.losses} losses to step {e.last_step}: median {e.start:.4g} over the first {e.window} -> "
+                 f"{e.end:.4g} over the last {e.window} ({-drop:+.1%}, {z_drop:.3g} standard errors)")
+        numbers: dict[str, Any] = {"relative_drop": drop, "z_drop": z_drop}
         if z_drop <= -t.significant and -drop > t.flat_below:
             return Verdict("fail", f"the loss ends above where it started ({where})",
                            "the optimization diverges: lower the learning rate (Adam at 3e-4 is a safe start), "
                            "add warm-up, or clip gradients", evidence=numbers)
         if z_drop < t.significant:
-            if -drop > t.flat_below:
-                return Verdict("warn", f"the loss is above where it started, though within its noise ({where})",
-                               "the optimization may be diverging: look at the loss curve; lower the learning rate "
-                               "or clip gradients", evidence=numbers)
-            upper = (start - end + t.flat_confidence * math.hypot(m["start_se"], m["end_se"])) / scale
-            numbers["drop_upper_bound"] = upper
-            if upper < t.flat_below:
-                return Verdict("fail", f"the loss stays flat ({where})",
-                               "nothing is being learned: the learning rate may be far too low (or far too high), "
-                               "the loss clamped or detached from the graph, or the parameters frozen or missing "
-                               "from the optimizer", evidence=numbers)
-            return Verdict("pass", f"the loss moves less than its noise so far: too noisy to call it flat ({where})",
-                           evidence=numbers)
-        gained = start - best
-        give_back = (end - best) / gained if gained > 0 else 0.0
-        z_back = _z(end - best, m["end_se"], m["best_se"])
-        numbers.update(give_back=give_back, z_give_back=z_back)
-        if give_back > t.give_back_warn and z_back > t.significant:
-            status: Status = "fail" if give_back > t.give_back_fail else "warn"
-            return Verdict(status, f"the loss fell to {best:.4g}, then rose again and gave back {give_back:.0%} of "
-                           f"its fall ({where})",
-                           "the optimization turned unstable: lower the learning rate or decay it, add warm-up or "
-                           "gradient clipping; look at the loss curve for the step where it turned", evidence=numbers)
-        if drop < t.slow_below:
-            return Verdict("warn", f"the loss falls only slowly ({where})",
-                           "training is slow: try a larger learning rate, check the initialization and the input "
-                           "scale", evidence=numbers)
-        return Verdict("pass", f"the loss falls ({where})", evidence=numbers)
+            return _within_noise(e, t, drop, where, numbers)
+        return _significant_fall(e, t, drop, where, numbers)
+
+
+def _scale(e: LossDecreasesEvidence) -> float:
+    """What the fall is measured against: the start's size (1 for a loss that starts at exactly 0)."""
+    return abs(e.start) or 1.0
+
+
+def _within_noise(e: LossDecreasesEvidence, t: LossDecreasesThresholds, drop: float, where: str,
+                  numbers: dict[str, Any]) -> Verdict:
+    """A change that its noise cannot tell from none: a rise to look at, a flat loss, or too noisy to say."""
+    if -drop > t.flat_below:
+        return Verdict("warn", f"the loss is above where it started, though within its noise ({where})",
+                       "the optimization may be diverging: look at the loss curve; lower the learning rate "
+                       "or clip gradients", evidence=numbers)
+    upper = (e.start - e.end + t.flat_confidence * math.hypot(e.start_se, e.end_se)) / _scale(e)
+    numbers["drop_upper_bound"] = upper
+    if upper < t.flat_below:
+        return Verdict("fail", f"the loss stays flat ({where})",
+                       "nothing is being learned: the learning rate may be far too low (or far too high), "
+                       "the loss clamped or detached from the graph, or the parameters frozen or missing "
+                       "from the optimizer", evidence=numbers)
+    return Verdict("pass", f"the loss moves less than its noise so far: too noisy to call it flat ({where})",
+                   evidence=numbers)
+
+
+def _significant_fall(e: LossDecreasesEvidence, t: LossDecreasesThresholds, drop: float, where: str,
+                      numbers: dict[str, Any]) -> Verdict:
+    """A fall past its noise: given back since its best window, only slow, or a plain pass."""
+    gained = e.start - e.best
+    give_back = (e.end - e.best) / gained if gained > 0 else 0.0
+    z_back = _z(e.end - e.best, e.end_se, e.best_se)
+    numbers.update(give_back=give_back, z_give_back=z_back)
+    if give_back > t.give_back_warn and z_back > t.significant:
+        status: Status = "fail" if give_back > t.give_back_fail else "warn"
+        return Verdict(status, f"the loss fell to {e.best:.4g}, then rose again and gave back {give_back:.0%} of "
+                       f"its fall ({where})",
+                       "the optimization turned unstable: lower the learning rate or decay it, add warm-up or "
+                       "gradient clipping; look at the loss curve for the step where it turned", evidence=numbers)
+    if drop < t.slow_below:
+        return Verdict("warn", f"the loss falls only slowly ({where})",
+                       "training is slow: try a larger learning rate, check the initialization and the input "
+                       "scale", evidence=numbers)
+    return Verdict("pass", f"the loss falls ({where})", evidence=numbers)
 
 
 def _z(difference: float, se_a: float, se_b: float) -> float:

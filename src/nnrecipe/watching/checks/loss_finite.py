@@ -7,9 +7,9 @@ to look: a learning rate far too high, a log of zero, a division by a tiny numbe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
+from nnrecipe.catalog import WATCH_CHECK_TITLES
 from nnrecipe.checks.base import NoThresholds
 from nnrecipe.watching.checks.base import Verdict, WatchCheck
 from nnrecipe.watching.record import WatchRecord
@@ -18,9 +18,20 @@ FIX = ("the optimization diverges: lower the learning rate, clip gradients (torc
        "look for NaN/Inf in the inputs, a log or sqrt of zero, or a division by a tiny number")
 
 
-class LossFinite(WatchCheck):
+@dataclass(frozen=True)
+class LossFiniteEvidence:
+    #: how many losses and total gradient norms were seen
+    losses: int
+    gradient_norms: int
+    #: (step, value) of the first non-finite loss, gradient norm and validation loss; None: all finite
+    first_bad_loss: tuple[int, float] | None
+    first_bad_gradient: tuple[int, float] | None
+    first_bad_val_loss: tuple[int, float] | None
+
+
+class LossFinite(WatchCheck[LossFiniteEvidence, NoThresholds]):
     id = "loss-finite"
-    title = "Loss and gradients stay finite"
+    title = WATCH_CHECK_TITLES[id]
     Thresholds = NoThresholds
 
     def applies(self, record: WatchRecord) -> str | None:
@@ -28,19 +39,19 @@ class LossFinite(WatchCheck):
             return "no loss was logged and no gradient was seen"
         return None
 
-    def measure(self, record: WatchRecord) -> dict[str, Any]:
-        return {"losses": len(record.losses), "gradient_norms": len(record.grad_norms),
-                "first_bad_loss": record.losses.first_non_finite(),
-                "first_bad_gradient": record.grad_norms.first_non_finite(),
-                "first_bad_val_loss": record.val_losses.first_non_finite()}
+    def measure(self, record: WatchRecord) -> LossFiniteEvidence:
+        return LossFiniteEvidence(losses=len(record.losses), gradient_norms=len(record.grad_norms),
+                                  first_bad_loss=record.losses.first_non_finite(),
+                                  first_bad_gradient=record.grad_norms.first_non_finite(),
+                                  first_bad_val_loss=record.val_losses.first_non_finite())
 
-    def judge(self, m: Mapping[str, Any], t: NoThresholds) -> Verdict:
-        found = [(what, bad) for what, bad in (("loss", m["first_bad_loss"]), ("gradient norm", m["first_bad_gradient"]),
-                                                ("validation loss", m["first_bad_val_loss"])) if bad is not None]
+    def judge(self, e: LossFiniteEvidence, t: NoThresholds) -> Verdict:
+        found = [(what, bad) for what, bad in (("loss", e.first_bad_loss), ("gradient norm", e.first_bad_gradient),
+                                                ("validation loss", e.first_bad_val_loss)) if bad is not None]
         if found:
             what, (step, value) = min(found, key=lambda item: item[1][0])
             others = [f"the {w} at step {b[0]}" for w, b in found if w != what]
             also = f" (then {', '.join(others)})" if others else ""
             return Verdict("fail", f"the {what} turned {value} at step {step}{also}", FIX,
                            evidence={"first_step": step, "what": what})
-        return Verdict("pass", f"all {m['losses']} losses and {m['gradient_norms']} gradient norms are finite")
+        return Verdict("pass", f"all {e.losses} losses and {e.gradient_norms} gradient norms are finite")

@@ -9,10 +9,9 @@ a choice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from nnrecipe.catalog import WATCH_CHECK_TITLES
 from nnrecipe.watching.checks.base import Verdict, WatchCheck
 from nnrecipe.watching.record import WatchRecord
 
@@ -29,9 +28,22 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
 
 
-class ParamsUpdate(WatchCheck):
+@dataclass(frozen=True)
+class ParamsUpdateEvidence:
+    #: how many parameters are trainable, and the names of the frozen ones (requires_grad=False)
+    trainable: int
+    frozen: list[str]
+    #: trainable parameters the optimizer does not hold, and those with no gradient on any sampled step
+    not_in_optimizer: list[str]
+    no_gradient: list[str]
+    #: the sampled steps gradients were looked at on
+    gradient_samples: int
+    has_optimizer: bool
+
+
+class ParamsUpdate(WatchCheck[ParamsUpdateEvidence, ParamsUpdateThresholds]):
     id = "params-update"
-    title = "Every trainable parameter is in the optimizer and gets a gradient"
+    title = WATCH_CHECK_TITLES[id]
     Thresholds = ParamsUpdateThresholds
 
     def applies(self, record: WatchRecord) -> str | None:
@@ -39,30 +51,30 @@ class ParamsUpdate(WatchCheck):
             return "the model has no trainable parameter"
         return None
 
-    def measure(self, record: WatchRecord) -> dict[str, Any]:
+    def measure(self, record: WatchRecord) -> ParamsUpdateEvidence:
         p = record.params
-        return {"trainable": len(p.trainable), "frozen": p.frozen, "not_in_optimizer": p.not_in_optimizer,
-                "no_gradient": [n for n in p.trainable if not p.got_gradient.get(n, False)],
-                "gradient_samples": p.gradient_samples, "has_optimizer": record.has_optimizer}
+        return ParamsUpdateEvidence(trainable=len(p.trainable), frozen=p.frozen, not_in_optimizer=p.not_in_optimizer,
+                                    no_gradient=[n for n in p.trainable if not p.got_gradient.get(n, False)],
+                                    gradient_samples=p.gradient_samples, has_optimizer=record.has_optimizer)
 
-    def judge(self, m: Mapping[str, Any], t: ParamsUpdateThresholds) -> Verdict:
-        missing = m["not_in_optimizer"]
+    def judge(self, e: ParamsUpdateEvidence, t: ParamsUpdateThresholds) -> Verdict:
+        missing = e.not_in_optimizer
         if missing:
-            return Verdict("fail", f"{len(missing)} of {m['trainable']} trainable parameter(s) are not in the "
+            return Verdict("fail", f"{len(missing)} of {e.trainable} trainable parameter(s) are not in the "
                            f"optimizer: {_names(missing)}",
                            "build the optimizer from model.parameters() (all of them, of this very model), or "
                            "freeze what you leave out with requires_grad_(False)")
-        cut = m["no_gradient"]
-        if cut and m["gradient_samples"] >= t.min_samples:
-            return Verdict("fail", f"{len(cut)} of {m['trainable']} trainable parameter(s) never got a gradient on "
-                           f"{m['gradient_samples']} sampled steps: {_names(cut)}",
+        cut = e.no_gradient
+        if cut and e.gradient_samples >= t.min_samples:
+            return Verdict("fail", f"{len(cut)} of {e.trainable} trainable parameter(s) never got a gradient on "
+                           f"{e.gradient_samples} sampled steps: {_names(cut)}",
                            "these parameters are cut off from the loss: look for a detach(), .data, a layer defined "
                            "but not used in forward, or an integer cast on the way")
-        frozen = f" ({len(m['frozen'])} frozen: {_names(m['frozen'])})" if m["frozen"] else ""
-        if m["gradient_samples"] < t.min_samples:
-            held = "are in the optimizer" if m["has_optimizer"] else "were seen (no optimizer given)"
-            return Verdict("pass", f"all {m['trainable']} trainable parameters {held}{frozen}; gradients were seen "
-                           f"on {m['gradient_samples']} sampled steps, too few to call one missing")
-        held = "are in the optimizer and " if m["has_optimizer"] else ""
-        return Verdict("pass", f"all {m['trainable']} trainable parameters {held}got gradients on "
-                       f"{m['gradient_samples']} sampled steps{frozen}")
+        frozen = f" ({len(e.frozen)} frozen: {_names(e.frozen)})" if e.frozen else ""
+        if e.gradient_samples < t.min_samples:
+            held = "are in the optimizer" if e.has_optimizer else "were seen (no optimizer given)"
+            return Verdict("pass", f"all {e.trainable} trainable parameters {held}{frozen}; gradients were seen "
+                           f"on {e.gradient_samples} sampled steps, too few to call one missing")
+        held = "are in the optimizer and " if e.has_optimizer else ""
+        return Verdict("pass", f"all {e.trainable} trainable parameters {held}got gradients on "
+                       f"{e.gradient_samples} sampled steps{frozen}")

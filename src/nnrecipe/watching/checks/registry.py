@@ -1,7 +1,9 @@
-"""Every online check of `nr.watch`, by id, in the order they are reported. A new check is its file plus one
-line here."""
+"""Every online check of `nr.watch`, by id, in the order they are reported. A new check is its file, one line
+here and its title in `nnrecipe.catalog` (where the report reads it)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from nnrecipe.watching.checks.base import WatchCheck
 from nnrecipe.watching.checks.gradient_health import GradientHealth
@@ -13,7 +15,7 @@ from nnrecipe.watching.checks.lr_schedule import LrSchedule
 from nnrecipe.watching.checks.overfitting import Overfitting
 from nnrecipe.watching.checks.params_update import ParamsUpdate
 
-WATCH_CHECKS: dict[str, type[WatchCheck]] = {
+WATCH_CHECKS: dict[str, type[WatchCheck[Any, Any]]] = {
     InputStats.id: InputStats,
     LossFinite.id: LossFinite,
     LossDecreases.id: LossDecreases,
