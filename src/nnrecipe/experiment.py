@@ -7,7 +7,7 @@ names the field, what was expected and what was given.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +15,10 @@ from nnrecipe.errors import SpecError, did_you_mean
 
 TASKS = ("classification", "regression", "sequence")
 Task = Literal["classification", "regression", "sequence"]
+#: what one input is, for the pictures of the report, the audit's features and step 4's resolution knob: an image
+#: (..., H, W), a 1-D signal (..., L), a row of a table (F,), or text (token ids)
+Kind = Literal["image", "signal", "table", "text"]
+KINDS: tuple[Kind, ...] = ("image", "signal", "table", "text")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -50,8 +54,16 @@ class Experiment:
     capacity: dict[str, Sequence[Any]] | None = None
     #: keyword parameters of `model` that regularize it, each with the values to try, weakest first (§5)
     regularizers: dict[str, Sequence[Any]] | None = None
-    # Not part of the contract's user surface: built-ins describe their data kind and their own
-    # label-preserving batch augmentation here, for the report and the regularize step.
+    #: what one input is (see KINDS); inferred from the data's shape and dtype when not given
+    kind: Kind | None = None
+    #: the string of each token id (a string of characters, a list, or a dict either way round), so text inputs
+    #: and predictions can be shown decoded
+    vocab: Sequence[str] | Mapping[Any, Any] | None = None
+    #: a label-preserving augmentation of a whole training batch, `(x, y, generator) -> (x, y)`, that step 4 may
+    #: switch on as a regularizer (the built-ins' jitter, scaling, shifts)
+    batch_augment: Callable[[Any, Any, Any], tuple[Any, Any]] | None = None
+    #: descriptive notes only (a built-in's description and reference scores, the spec a run was loaded from);
+    #: nothing reads a switch from here
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,6 +118,22 @@ def _type_name(value: Any) -> str:
 
 
 def _validate(exp: Experiment) -> None:
+    _validate_identity(exp)
+    for name in ("train", "val"):
+        _validate_dataset(name, getattr(exp, name), required=True)
+    _validate_dataset("test", exp.test, required=False)
+    _validate_callables(exp)
+    _validate_numbers(exp)
+    _validate_class_names(exp)
+    _validate_human_labels(exp)
+    _validate_description(exp)
+    _validate_first_sample(exp)
+    from nnrecipe import knobs  # capacity and regularizers name keyword parameters of `model`
+
+    knobs.validate(exp)
+
+
+def _validate_identity(exp: Experiment) -> None:
     if not isinstance(exp.name, str) or not exp.name.strip():
         raise SpecError(f"Experiment field 'name': expected a non-empty string, but got {exp.name!r}")
     if exp.task not in TASKS:
@@ -113,9 +141,9 @@ def _validate(exp: Experiment) -> None:
             f"Experiment field 'task': expected one of {', '.join(map(repr, TASKS))}, "
             f"but got {exp.task!r}{did_you_mean(str(exp.task), TASKS)}"
         )
-    for name in ("train", "val"):
-        _validate_dataset(name, getattr(exp, name), required=True)
-    _validate_dataset("test", exp.test, required=False)
+
+
+def _validate_callables(exp: Experiment) -> None:
     if _is_module(exp.model):  # an nn.Module is callable too, but calling it runs a forward pass
         raise SpecError(
             "Experiment field 'model': expected a zero-argument callable returning a fresh nn.Module, but got an "
@@ -126,7 +154,7 @@ def _validate(exp: Experiment) -> None:
             "Experiment field 'model': expected a zero-argument callable returning a fresh nn.Module "
             f"(a class or a function), but got a {_type_name(exp.model)}"
         )
-    for name in ("loss", "optimizer", "scheduler", "augment", "train_step"):
+    for name in ("loss", "optimizer", "scheduler", "augment", "train_step", "batch_augment"):
         value = getattr(exp, name)
         if value is not None and not callable(value):
             raise SpecError(f"Experiment field {name!r}: expected a callable or None, but got a {_type_name(value)}")
@@ -134,6 +162,9 @@ def _validate(exp: Experiment) -> None:
         raise SpecError(
             f"Experiment field 'scheduler_interval': expected 'epoch' or 'step', but got {exp.scheduler_interval!r}"
         )
+
+
+def _validate_numbers(exp: Experiment) -> None:
     for name in ("batch_size", "epochs"):
         _require_positive_int(name, getattr(exp, name))
     if exp.num_classes is not None:
@@ -148,24 +179,35 @@ def _validate(exp: Experiment) -> None:
     if not isinstance(exp.seed, int) or isinstance(exp.seed, bool) or not 0 <= exp.seed < 2**32:
         raise SpecError(f"Experiment field 'seed': expected an integer in 0..2**32-1 (numpy seeds cannot be "
                         f"negative), but got {exp.seed!r}")
-    _validate_class_names(exp)
-    if exp.human_labels is not None:
-        if isinstance(exp.human_labels, (str, bytes)) or not hasattr(exp.human_labels, "__len__"):
-            raise SpecError(
-                "Experiment field 'human_labels': expected a sequence of targets for the first N validation "
-                f"samples, but got a {_type_name(exp.human_labels)}"
-            )
-        if len(exp.human_labels) > len(exp.val):
-            raise SpecError(
-                f"Experiment field 'human_labels': expected at most {len(exp.val)} labels (the validation set's "
-                f"size), but got {len(exp.human_labels)}"
-            )
+
+
+def _validate_human_labels(exp: Experiment) -> None:
+    if exp.human_labels is None:
+        return
+    if isinstance(exp.human_labels, (str, bytes)) or not hasattr(exp.human_labels, "__len__"):
+        raise SpecError(
+            "Experiment field 'human_labels': expected a sequence of targets for the first N validation "
+            f"samples, but got a {_type_name(exp.human_labels)}"
+        )
+    if len(exp.human_labels) > len(exp.val):
+        raise SpecError(
+            f"Experiment field 'human_labels': expected at most {len(exp.val)} labels (the validation set's "
+            f"size), but got {len(exp.human_labels)}"
+        )
+
+
+def _validate_description(exp: Experiment) -> None:
+    """kind, vocab and meta: what describes the data rather than trains on it."""
+    if exp.kind is not None and exp.kind not in KINDS:
+        raise SpecError(f"Experiment field 'kind': expected one of {', '.join(map(repr, KINDS))} or None, but got "
+                        f"{exp.kind!r}{did_you_mean(str(exp.kind), KINDS)}")
+    vocab = exp.vocab
+    texts = vocab.values() if isinstance(vocab, Mapping) and not all(isinstance(k, str) for k in vocab) else vocab
+    if vocab is not None and (isinstance(vocab, bytes) or not all(isinstance(t, str) for t in texts or ())):
+        raise SpecError("Experiment field 'vocab': expected the text of each token id (a string, a list of strings, "
+                        f"or a dict between ids and strings), but got a {_type_name(vocab)}")
     if not isinstance(exp.meta, dict):
         raise SpecError(f"Experiment field 'meta': expected a dict, but got a {_type_name(exp.meta)}")
-    _validate_first_sample(exp)
-    from nnrecipe import knobs  # capacity and regularizers name keyword parameters of `model`
-
-    knobs.validate(exp)
 
 
 def _is_module(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 import uuid
@@ -28,9 +29,11 @@ def load_spec(spec: str | Path | None = None) -> Experiment:
 
 
 def _remember(exp: Experiment, source: str) -> Experiment:
-    """Keep where the experiment came from in `meta["spec"]`, so a saved model can be rebuilt (`nnrecipe.load`)."""
-    exp.meta.setdefault("spec", source)
-    return exp
+    """The experiment with where it came from in `meta["spec"]`, so a saved model can be rebuilt
+    (`nnrecipe.load`): a copy, never the object the spec built (a spec may hand out one it keeps)."""
+    if "spec" in exp.meta:
+        return exp
+    return dataclasses.replace(exp, meta={**exp.meta, "spec": source})
 
 
 def load_spec_file(path: Path) -> Experiment:

@@ -165,11 +165,11 @@ def experiment() -> Experiment:
         epochs=10,
         num_classes=len(vocab),
         seed=0,
+        kind="text",
+        vocab=list(vocab),
         meta={
-            "kind": "text",
             "description": "Next-character prediction on Python standard-library source with a tiny causal GPT.",
             "reference": {},
-            "vocab": list(vocab),
             "context": CONTEXT,
         },
     )

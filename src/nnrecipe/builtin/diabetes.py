@@ -85,12 +85,12 @@ def experiment() -> Experiment:
         batch_size=32,
         epochs=100,
         seed=0,
+        kind="table",
+        batch_augment=batch_augment,
         meta={
-            "kind": "table",
             "description": "scikit-learn diabetes: regress one-year disease progression from 10 patient features.",
             # Linear regression explains about half the variance on this data (R^2 ~0.5, so ~0.5 MSE here).
             "reference": {},
-            "batch_augment": batch_augment,
             "feature_names": list(names),
         },
     )

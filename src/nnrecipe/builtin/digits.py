@@ -112,11 +112,11 @@ def experiment() -> Experiment:
         num_classes=CLASSES,
         class_names=[str(i) for i in range(CLASSES)],
         seed=0,
+        kind="image",
+        batch_augment=batch_augment,
         meta={
-            "kind": "image",
             "description": "scikit-learn digits: classify 8x8 greyscale images of handwritten digits 0-9.",
             "reference": {},
-            "batch_augment": batch_augment,
             "image_shape": IMAGE_SHAPE,
         },
     )

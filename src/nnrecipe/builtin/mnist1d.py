@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from nnrecipe.builtin._common import quiet_head, scaled, standardizer, tensor_dataset
-from nnrecipe.engine.seeding import preserved_random_state
 from nnrecipe.experiment import Experiment
+from nnrecipe.seeding import preserved_random_state
 
 LENGTH = 40
 CLASSES = 10
@@ -123,11 +123,11 @@ def experiment() -> Experiment:
         num_classes=CLASSES,
         class_names=[str(i) for i in range(CLASSES)],
         seed=0,
+        kind="signal",
+        batch_augment=batch_augment,
         meta={
-            "kind": "signal",
             "description": "MNIST-1D: classify 40-sample 1-D signals made from 10 digit-like templates.",
             "reference": {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91, "human": 0.96},
-            "batch_augment": batch_augment,
             "signal_length": LENGTH,
         },
     )
