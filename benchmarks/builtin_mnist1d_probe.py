@@ -51,7 +51,7 @@ def main() -> None:
     for epoch in range(args.epochs):
         model.train()
         for idx in torch.randperm(len(x_train), generator=gen).split(args.batch):
-            x, y = exp.meta["batch_augment"](x_train[idx], y_train[idx], gen)
+            x, y = exp.batch_augment(x_train[idx], y_train[idx], gen)
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y).backward()
             opt.step()

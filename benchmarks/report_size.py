@@ -18,26 +18,27 @@ import torch
 
 from nnrecipe.report.html import render_html
 from nnrecipe.report.writer import write_outputs
-from nnrecipe.results import RunResult
-from nnrecipe.runner import check
+from nnrecipe.results import Report
+from nnrecipe.runner import check_report
 from nnrecipe.spec import load_spec
-from nnrecipe.steps.pipeline import run_pipeline
+from nnrecipe.steps.pipeline import run_report
 
 
-def measure(label: str, result: RunResult) -> None:
+def measure(label: str, report_of: Report) -> None:
+    result, drawn = report_of.result, report_of.pictures
     started = time.perf_counter()
     json.dumps(result.to_dict())
     json_seconds = time.perf_counter() - started
-    render_html(result)  # warm: imports matplotlib and jinja2 once, as a real command does before writing
+    render_html(result, drawn)  # warm: imports matplotlib and jinja2 once, as a real command does before writing
     with tempfile.TemporaryDirectory() as folder:
         started, cpu_started = time.perf_counter(), time.process_time()
-        report = write_outputs(result, json_path=None, out_dir=folder)
+        report = write_outputs(result, drawn, json_path=None, out_dir=folder)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         assert report is not None
         size = Path(report).stat().st_size
         pictures = Path(report).read_text().count("<img ")
         started = time.perf_counter()
-        write_outputs(result, json_path=None, out_dir=folder, tensorboard=True)
+        write_outputs(result, drawn, json_path=None, out_dir=folder, tensorboard=True)
         tb_seconds = time.perf_counter() - started
     # CPU seconds beside wall seconds: on a shared, loaded machine the wall time measures the neighbours.
     print(f"{label:<28} report {seconds:5.2f} s wall, {cpu:5.2f} s CPU  {size / 1e6:5.2f} MB  {pictures:2d} pictures | "
@@ -52,11 +53,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     exp = load_spec(args.spec)
-    measure(f"check {args.spec}", check(exp, device="cpu"))
+    measure(f"check {args.spec}", check_report(exp, device="cpu"))
     if not args.skip_run:
         with tempfile.TemporaryDirectory() as out:
-            result = run_pipeline(exp, device="cpu", budget=args.budget, out_dir=out, force=True)
-        measure(f"run {args.spec} --budget {args.budget}", result)
+            ran = run_report(exp, device="cpu", budget=args.budget, out_dir=out, force=True)
+        measure(f"run {args.spec} --budget {args.budget}", ran)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ def ensemble_gain(spec: str, storage: str, study: str, out: Path, *, k: int) -> 
     import optuna
     import torch
 
+    from nnrecipe.engine.ensemble import Ensemble
     from nnrecipe.engine.loop import evaluate
-    from nnrecipe.loading import Ensemble
     from nnrecipe.spec import load_spec
     from nnrecipe.steps.config import TrainingConfig
     from nnrecipe.steps.training import build_model

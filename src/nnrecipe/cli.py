@@ -10,7 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nnrecipe.results import Report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -130,33 +133,33 @@ def _cmd_list(args: argparse.Namespace, console: Any) -> int:
 
 def _cmd_check(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.report.terminal import TerminalProgress
-    from nnrecipe.runner import check
+    from nnrecipe.runner import check_report
     from nnrecipe.spec import load_spec
 
     ids = [i.strip() for i in args.only.split(",") if i.strip()] if args.only else None
     _destinations(args)
     experiment = _fixed_init(load_spec(args.spec), args)
-    result = check(experiment, ids=ids, device=args.device, seed=args.seed, progress=TerminalProgress(console))
+    report = check_report(experiment, ids=ids, device=args.device, seed=args.seed, progress=TerminalProgress(console))
     if args.junit:
         from nnrecipe.testing import write_junit
 
-        write_junit(result, args.junit)
-    return _finish(args, console, result)
+        write_junit(report.result, args.junit)
+    return _finish(args, console, report)
 
 
 def _cmd_run(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.report.terminal import TerminalProgress
     from nnrecipe.spec import load_spec
-    from nnrecipe.steps.pipeline import run_pipeline
+    from nnrecipe.steps.pipeline import run_report
 
     _destinations(args)
     experiment = _fixed_init(load_spec(args.spec), args)
     if args.out is None:
         args.out = str(Path("runs") / experiment.name)
     _destinations(args)
-    result = run_pipeline(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
-                          force=args.force, progress=TerminalProgress(console), until=args.until)
-    return _finish(args, console, result)
+    report = run_report(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
+                        force=args.force, progress=TerminalProgress(console), until=args.until)
+    return _finish(args, console, report)
 
 
 def _destinations(args: argparse.Namespace) -> None:
@@ -175,11 +178,12 @@ def _fixed_init(experiment: Any, args: argparse.Namespace) -> Any:
     return with_fixed_init(experiment)
 
 
-def _finish(args: argparse.Namespace, console: Any, result: Any) -> int:
+def _finish(args: argparse.Namespace, console: Any, report: Report) -> int:
     from nnrecipe.report.terminal import render_result
     from nnrecipe.report.writer import write_outputs
 
-    report_path = write_outputs(result, json_path=args.json, out_dir=args.out,
+    result = report.result
+    report_path = write_outputs(result, report.pictures, json_path=args.json, out_dir=args.out,
                                 tensorboard=getattr(args, "tensorboard", False))
     render_result(result, console, report_path=report_path)
     return EXIT_FAILED if result.failed or result.errored else EXIT_OK
@@ -193,7 +197,7 @@ def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
     _destinations(args)
     progress = TerminalProgress(console)
     if is_spec(args.spec):
-        from nnrecipe.runner import check
+        from nnrecipe.runner import check_report
         from nnrecipe.spec import load_spec
 
         if args.target is not None:
@@ -201,31 +205,34 @@ def _cmd_audit(args: argparse.Namespace, console: Any) -> int:
 
             raise UsageError(f"audit: --target names a table's target column, but {args.spec!r} is a spec; "
                              "a spec's datasets already yield (input, target) pairs")
-        result = check(load_spec(args.spec), stages=("data",), ids=ids, device="cpu", seed=args.seed, progress=progress)
+        report = check_report(load_spec(args.spec), stages=("data",), ids=ids, device="cpu", seed=args.seed,
+                              progress=progress)
     else:
-        from nnrecipe.audit import audit_data
         from nnrecipe.audit.sources import from_path
+        from nnrecipe.runner import audit_report
 
         data = from_path(args.spec, target=args.target)
-        result = audit_data(data, seed=args.seed or 0, ids=ids, progress=progress)
-        result = _with_look_at_data(result, data, seed=args.seed or 0)
-    return _finish(args, console, result)
+        report = audit_report(data, seed=args.seed or 0, ids=ids, progress=progress)
+        report = _with_look_at_data(report, data, seed=args.seed or 0)
+    return _finish(args, console, report)
 
 
-def _with_look_at_data(result: Any, data: Any, *, seed: int) -> Any:
+def _with_look_at_data(report: Report, data: Any, *, seed: int) -> Report:
     """The report's "look at the data" for a data path (its profile is built again only if the report is drawn)."""
     import dataclasses
 
     from nnrecipe.audit.context import AuditContext
-    from nnrecipe.report.look import DataView
+    from nnrecipe.audit.look import DataView
+    from nnrecipe.results import Report
 
     view = DataView(AuditContext(data, seed=seed), seed=seed)
-    return dataclasses.replace(result, artifacts={**result.artifacts, "look_at_data": view})
+    pictures = dataclasses.replace(report.pictures, run={**report.pictures.run, "look_at_data": view})
+    return Report(report.result, pictures)
 
 
 def _cmd_tune(args: argparse.Namespace, console: Any) -> int:
     from nnrecipe.errors import UsageError
-    from nnrecipe.results import RunResult
+    from nnrecipe.results import Report, RunResult
     from nnrecipe.spec import load_spec
     from nnrecipe.steps.tune import (
         TUNE_BUDGETS,
@@ -255,8 +262,8 @@ def _cmd_tune(args: argparse.Namespace, console: Any) -> int:
         worker_main(job, progress=TerminalProgress(console))
     else:
         run_workers(job, workers=args.workers)
-    result = RunResult(experiment=name, steps=(study_result(job),), command="tune")
-    return _finish(args, console, result)
+    # the tune step's picture draws from its details (the trials, the curve, the importance): no pictures beside
+    return _finish(args, console, Report(RunResult(experiment=name, steps=(study_result(job),), command="tune")))
 
 
 _COMMANDS = {"run": _cmd_run, "check": _cmd_check, "audit": _cmd_audit, "list": _cmd_list, "tune": _cmd_tune}

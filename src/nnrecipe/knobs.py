@@ -241,7 +241,7 @@ def _build_error(factory: Callable[..., Any], kwargs: dict[str, Any]) -> Excepti
     time: parameters get no storage), then for real when the model reads a value while it is built."""
     import torch
 
-    from nnrecipe.engine.seeding import preserved_random_state
+    from nnrecipe.seeding import preserved_random_state
 
     with preserved_random_state():
         try:

@@ -11,51 +11,20 @@ and the weights are loaded into it as data only (`weights_only`); a tampered fil
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from nnrecipe.engine.checkpoint import UnreadableFile, atomic_write_json, load_checkpoint, save_checkpoint
+from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint
+from nnrecipe.engine.ensemble import Ensemble
 from nnrecipe.engine.outputs import forward
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
-
-FINAL = "final"
-FORMAT = 1
-
-
-class Ensemble(nn.Module):
-    """Averages its members: softmax probabilities for classification and sequences, outputs for regression.
-
-    For classification and sequences the output is the log of the averaged probabilities: it works as logits
-    (argmax, cross-entropy, softmax all give the ensemble's figures), so the ensemble trains, evaluates and
-    predicts like any one model.
-    """
-
-    def __init__(self, members: Sequence[nn.Module], *, task: str) -> None:
-        super().__init__()
-        if not members:
-            raise UsageError("Ensemble: expected at least one member, but got none")
-        self.members = nn.ModuleList(members)
-        self.task = task
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outputs = torch.stack([forward(m, x) for m in self.members])  # (K, B, ...)
-        if self.task == "regression":
-            return outputs.mean(dim=0)
-        if outputs.dim() == 2 or outputs.shape[-1] == 1:  # one binary logit each: the logit of the mean probability
-            log_p1 = torch.logsumexp(F.logsigmoid(outputs.float()), dim=0)
-            log_p0 = torch.logsumexp(F.logsigmoid(-outputs.float()), dim=0)
-            return log_p1 - log_p0
-        # log(mean_k softmax(out_k)) computed stably: logsumexp_k(log_softmax(out_k)) - log K
-        log_probs = torch.log_softmax(outputs.float(), dim=-1)
-        return torch.logsumexp(log_probs, dim=0) - torch.log(torch.tensor(float(len(self.members))))
+from nnrecipe.steps.final_models import FINAL
 
 
 @dataclass
@@ -77,7 +46,6 @@ class LoadedModel:
         is used in eval mode and left in the mode it was in.
         """
         from nnrecipe.engine.loop import mode, predict
-        from nnrecipe.engine.outputs import forward
 
         if isinstance(inputs, torch.Tensor):
             with mode(self.model, False):
@@ -91,27 +59,6 @@ class LoadedModel:
             p1 = torch.sigmoid(outputs.reshape(len(outputs)))
             return torch.stack([1 - p1, p1], dim=-1)
         return torch.softmax(outputs, dim=-1)
-
-
-def spec_source(exp: Experiment) -> str | None:
-    """What rebuilds the experiment: the built-in's name or the spec file's path (set by `load_spec`)."""
-    source = exp.meta.get("spec")
-    return str(source) if source is not None else None
-
-
-def save_model(folder: Path, name: str, *, members: Sequence[tuple[TrainingConfig, nn.Module]], exp: Experiment,
-               scores: dict[str, Any] | None = None) -> Path:
-    """Save a model (one member, or several making an ensemble) as `final/<name>.pt`."""
-    path = folder / FINAL / f"{name}.pt"
-    save_checkpoint(path, format=FORMAT, name=name, task=exp.task, experiment=exp.name, spec=spec_source(exp),
-                    scores=scores or {},
-                    members=[{"config": cfg.to_dict(), "state_dict": m.state_dict()} for cfg, m in members])
-    return path
-
-
-def choose(folder: Path, name: str, *, table: list[dict[str, Any]]) -> None:
-    """Record which saved model the run chose (on validation), and the table it was chosen from."""
-    atomic_write_json(folder / FINAL / "final.json", {"chosen": name, "table": table})
 
 
 def load(run_dir: str | Path, *, which: str | None = None, spec: str | Experiment | None = None,

@@ -21,8 +21,8 @@ STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "skip", "error")
 class CheckResult:
     """One check's verdict. `evidence` holds the numbers the verdict rests on (JSON-serializable).
 
-    `artifacts` carries in-memory material for pictures (arrays, tensors, small tables); it is not part of
-    the JSON document, and the report renders it.
+    The material of the check's picture (arrays, samples) is not part of the result: it travels beside it, in
+    `Pictures.checks`.
     """
 
     id: str
@@ -32,7 +32,6 @@ class CheckResult:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     fix: str | None = None
     seconds: float = 0.0
-    artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -60,7 +59,6 @@ class StepResult:
     status: Status
     summary: str
     details: Mapping[str, Any] = field(default_factory=dict)
-    artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     #: wall time of the step in this invocation (work reused from an interrupted run of it costs nothing here)
     seconds: float = 0.0
@@ -84,7 +82,6 @@ class RunResult:
     steps: tuple[StepResult, ...] = ()
     scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     command: str = "check"
-    artifacts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     #: `run`: the experiment trained exactly as written, {"seconds": ..., "scores": {"val": ..., "test": ...}}
     baseline: Mapping[str, Any] = field(default_factory=dict)
 
@@ -104,10 +101,10 @@ class RunResult:
         raise KeyError(check_id)
 
     def _repr_html_(self) -> str:
-        """Jupyter shows a result as the same self-contained page as the run folder's report.html."""
+        """Jupyter shows a result as the run folder's report.html, without its pictures (a `Report` has them)."""
         from nnrecipe.report.html import render_html
 
-        return render_html(self)
+        return render_html(self, Pictures())
 
     def to_dict(self) -> dict[str, Any]:
         from nnrecipe import __version__
@@ -123,6 +120,41 @@ class RunResult:
         if self.baseline:
             out["baseline"] = jsonable(self.baseline)
         return out
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """What a report draws beside a RunResult: in-memory material (arrays, samples, training histories, the data
+    view) that never enters the result or its JSON document. The checks' and steps' material by id, and the run's
+    own (the final model's curves, the error analysis, the look at the data) by figure key."""
+
+    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    steps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    run: Mapping[str, Any] = field(default_factory=dict)
+
+    def check(self, check_id: str) -> Mapping[str, Any]:
+        return self.checks.get(check_id, {})
+
+    def step(self, step: str) -> Mapping[str, Any]:
+        return self.steps.get(step, {})
+
+
+#: a report without pictures (the page of a result alone, a result read back from JSON)
+NO_PICTURES = Pictures()
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a command leaves for its report: the result (the document's data) and the pictures' material."""
+
+    result: RunResult
+    pictures: Pictures = field(default_factory=Pictures)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows it as the same self-contained page as the run folder's report.html."""
+        from nnrecipe.report.html import render_html
+
+        return render_html(self.result, self.pictures)
 
 
 def jsonable(value: Any) -> Any:

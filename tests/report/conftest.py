@@ -12,9 +12,9 @@ from torch.utils.data import TensorDataset
 import nnrecipe as nr
 import toy
 from nnrecipe.engine.loop import fit
-from nnrecipe.report.capture import collect, training_recorders
-from nnrecipe.results import RunResult, StepResult
-from nnrecipe.runner import check
+from nnrecipe.engine.observe import collect, training_recorders
+from nnrecipe.results import Pictures, Report, RunResult, StepResult
+from nnrecipe.runner import check_report
 
 XSS = "<script>alert(1)</script>"
 FAST_CHECKS = ["init-loss", "overfit-one-batch", "loss-decreases"]
@@ -39,7 +39,7 @@ def image_experiment(**overrides: Any) -> nr.Experiment:
     fields: dict[str, Any] = dict(
         name=XSS, task="classification", train=tiny_images(128, seed=1), val=tiny_images(64, seed=2),
         model=image_net, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2), batch_size=16, epochs=3,
-        class_names=[XSS, "right"], meta={"kind": "image"},
+        class_names=[XSS, "right"], kind="image",
     )
     fields.update(overrides)
     return nr.Experiment(**fields)
@@ -48,26 +48,28 @@ def image_experiment(**overrides: Any) -> nr.Experiment:
 def trained_artifacts(exp: nr.Experiment) -> dict[str, Any]:
     recorders = training_recorders(exp)
     model = exp.model()
-    history = fit(model, exp, device=torch.device("cpu"), callbacks=recorders)
+    history = fit(model, exp, device=torch.device("cpu"), evaluate_on=exp.val, callbacks=recorders)
     return {**collect(recorders), "final_history": history}
 
 
-def run_like(exp: nr.Experiment) -> RunResult:
-    """What `run` hands the report: checks, steps with details, scores and the final training's artifacts."""
-    checks = check(exp, ids=FAST_CHECKS, device="cpu").checks
+def run_like(exp: nr.Experiment) -> Report:
+    """What `run` hands the report: checks, steps with details, scores, and beside them the checks' pictures and
+    the final training's recordings."""
+    checked = check_report(exp, ids=FAST_CHECKS, device="cpu")
     steps = (StepResult("overfit", "pass", f"rung {XSS} fit",
                         details={"ladder": [{"rung": 0, "change": XSS, "val_loss": 0.5}], "epochs": 3}),)
-    return RunResult(experiment=exp.name, checks=checks, steps=steps, command="run",
-                     scores={"val": {"loss": 0.3, "accuracy": 0.9}}, artifacts=trained_artifacts(exp))
+    result = RunResult(experiment=exp.name, checks=checked.result.checks, steps=steps, command="run",
+                       scores={"val": {"loss": 0.3, "accuracy": 0.9}})
+    return Report(result, Pictures(checks=checked.pictures.checks, run=trained_artifacts(exp)))
 
 
 @pytest.fixture(scope="session")
-def image_run() -> RunResult:
+def image_run() -> Report:
     torch.set_num_threads(1)
     return run_like(image_experiment())
 
 
 @pytest.fixture(scope="session")
-def classification_check() -> RunResult:
+def classification_check() -> Report:
     torch.set_num_threads(1)
-    return check(toy.classification(), ids=FAST_CHECKS, device="cpu")
+    return check_report(toy.classification(), ids=FAST_CHECKS, device="cpu")

@@ -12,10 +12,10 @@ from torch.utils.data import TensorDataset
 import nnrecipe as nr
 import toy
 from conftest import image_experiment
+from nnrecipe.audit.look import DataView
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.loop import evaluate, fit
-from nnrecipe.report.look import DataView
-from nnrecipe.results import RunResult, StepResult
+from nnrecipe.results import Pictures, Report, RunResult, StepResult
 from nnrecipe.steps.error_analysis import analyse
 
 CPU = torch.device("cpu")
@@ -36,7 +36,7 @@ def signal_experiment() -> nr.Experiment:
     return nr.Experiment(name="signals", task="classification", train=signals(96, seed=1), val=signals(48, seed=2),
                          model=lambda: nn.Sequential(nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 3)),
                          optimizer=lambda p: torch.optim.Adam(p, lr=1e-2), batch_size=16, epochs=2,
-                         class_names=["slow", "fast", "step"], meta={"kind": "signal"})
+                         class_names=["slow", "fast", "step"], kind="signal")
 
 
 EXPERIMENTS = {
@@ -44,19 +44,19 @@ EXPERIMENTS = {
     "signal": signal_experiment,
     "table": lambda: toy.classification(test=toy.blobs(64, seed=3)),
     "regression": toy.regression,
-    "sequence": lambda: toy.sequence(meta={"vocab": list(VOCAB)}),
+    "sequence": lambda: toy.sequence(vocab=list(VOCAB)),
 }
 
 
-def sections_run(kind: str) -> RunResult:
+def sections_run(kind: str) -> Report:
     """What `run` hands the report for one kind of data: the data view and a trained model's error analysis."""
     exp = EXPERIMENTS[kind]()
     torch.manual_seed(0)
     model = exp.model()
-    fit(model, exp, device=CPU, epochs=2, val=False)
+    fit(model, exp, device=CPU, epochs=2)
     numbers, artifact = analyse(model, exp, device=CPU)
     scores = {"val": evaluate(model, exp.val, exp, device=CPU)}
     step = StepResult("squeeze", "pass", "trained", scores=scores, details={"error_analysis": numbers})
-    view = DataView(CheckContext(exp, device=CPU), vocab=exp.meta.get("vocab"))
-    artifacts: dict[str, Any] = {"look_at_data": view, "error_analysis": artifact}
-    return RunResult(experiment=exp.name, steps=(step,), scores=scores, command="run", artifacts=artifacts)
+    view = DataView(CheckContext(exp, device=CPU), vocab=exp.vocab)
+    material: dict[str, Any] = {"look_at_data": view, "error_analysis": artifact}
+    return Report(RunResult(experiment=exp.name, steps=(step,), scores=scores, command="run"), Pictures(run=material))

@@ -13,10 +13,10 @@ import torch
 from sections import CPU, EXPERIMENTS, sections_run
 
 import toy
+from nnrecipe.audit.look import DataView
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.report.html import render_html
-from nnrecipe.report.look import DataView
-from nnrecipe.runner import check
+from nnrecipe.runner import check_report
 from nnrecipe.steps.error_analysis import analyse, classification_numbers, regression_numbers
 
 #: the titles each kind's error analysis shows
@@ -52,7 +52,7 @@ def test_regression_numbers_find_a_model_that_pulls_toward_the_mean() -> None:
 
 
 def test_sequence_analysis_gives_the_loss_at_every_position_and_the_hardest_tokens() -> None:
-    exp = toy.sequence(meta={"vocab": list("abcdefghijklmnopqrstuvwx")})
+    exp = toy.sequence(vocab=list("abcdefghijklmnopqrstuvwx"))
     torch.manual_seed(0)
     numbers, artifact = analyse(exp.model(), exp, device=CPU)
     assert numbers["positions"] == 16 and len(numbers["loss_per_position"]) == 16
@@ -71,12 +71,13 @@ def test_the_model_is_left_in_the_mode_it_was_found_in() -> None:
 
 @pytest.mark.parametrize("kind", sorted(EXPERIMENTS))
 def test_both_sections_are_on_the_page_with_their_pictures(kind: str) -> None:
-    result = sections_run(kind)
-    page = render_html(result)
+    report = sections_run(kind)
+    result = report.result
+    page = render_html(result, report.pictures)
     assert 'id="look-at-data"' in page and 'id="error-analysis"' in page
     assert page.index('id="look-at-data"') < page.index('id="error-analysis"')
     for title in ("Random samples of every class and split", "The extremes of each property",
-                  *ERROR_TITLES[result.artifacts["error_analysis"]["task"]]):
+                  *ERROR_TITLES[report.pictures.run["error_analysis"]["task"]]):
         assert title in page
     assert "could not be drawn" not in page
     if kind in ("image", "signal"):
@@ -101,8 +102,8 @@ def test_the_montage_has_samples_of_every_class_and_split() -> None:
 
 
 def test_check_and_audit_show_the_data_too(tmp_path: Path) -> None:
-    result = check(toy.classification(), ids=["class-balance"], device="cpu")
-    assert 'id="look-at-data"' in render_html(result)
+    report = check_report(toy.classification(), ids=["class-balance"], device="cpu")
+    assert 'id="look-at-data"' in render_html(report.result, report.pictures)
     gen = np.random.default_rng(0)
     np.savez(tmp_path / "arrays.npz", x=gen.normal(size=(200, 6)).astype(np.float32), y=gen.integers(0, 3, 200))
     out = tmp_path / "audit"

@@ -36,7 +36,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.mark.parametrize("kind", sorted(EXPERIMENTS))
 def test_the_sections_render_and_their_pictures_decode(browser: Browser, kind: str, tmp_path: Path) -> None:
-    report = write_outputs(sections_run(kind), json_path=None, out_dir=str(tmp_path))
+    run = sections_run(kind)
+    report = write_outputs(run.result, run.pictures, json_path=None, out_dir=str(tmp_path))
     assert report is not None
     browser.load(Path(report))
     assert browser.console_errors() == []

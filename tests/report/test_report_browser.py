@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import XSS
 from nnrecipe.report.writer import write_outputs
-from nnrecipe.results import RunResult
+from nnrecipe.results import Report
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
@@ -29,9 +29,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def loaded(browser: Browser, image_run: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Browser:
+def loaded(browser: Browser, image_run: Report, tmp_path_factory: pytest.TempPathFactory) -> Browser:
     folder = tmp_path_factory.mktemp("run")
-    report = write_outputs(image_run, json_path=None, out_dir=str(folder))
+    report = write_outputs(image_run.result, image_run.pictures, json_path=None, out_dir=str(folder))
     assert report is not None
     browser.load(Path(report))
     return browser

@@ -8,17 +8,17 @@ import pytest
 
 from nnrecipe.errors import UsageError
 from nnrecipe.report.writer import write_outputs
-from nnrecipe.results import RunResult
+from nnrecipe.results import Report
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 
-def test_event_files_hold_the_run_scalars_images_and_histograms(tmp_path: Path, image_run: RunResult) -> None:
-    write_outputs(image_run, json_path=None, out_dir=str(tmp_path), tensorboard=True)
+def test_event_files_hold_the_run_scalars_images_and_histograms(tmp_path: Path, image_run: Report) -> None:
+    write_outputs(image_run.result, image_run.pictures, json_path=None, out_dir=str(tmp_path), tensorboard=True)
     acc = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
     acc.Reload()
     tags = acc.Tags()
-    history = image_run.artifacts["final_history"]
+    history = image_run.pictures.run["final_history"]
     assert {"train/loss", "train/lr", "val/loss", "val/accuracy", "scores/val/accuracy"} <= set(tags["scalars"])
     losses = [e.value for e in acc.Scalars("train/loss")]
     assert losses == pytest.approx(history.step_losses, rel=1e-6)
@@ -30,6 +30,6 @@ def test_event_files_hold_the_run_scalars_images_and_histograms(tmp_path: Path, 
     assert any(t.startswith("weights/") for t in tags["histograms"])
 
 
-def test_tensorboard_needs_a_run_folder(image_run: RunResult) -> None:
+def test_tensorboard_needs_a_run_folder(image_run: Report) -> None:
     with pytest.raises(UsageError, match="--out"):
-        write_outputs(image_run, json_path=None, out_dir=None, tensorboard=True)
+        write_outputs(image_run.result, image_run.pictures, json_path=None, out_dir=None, tensorboard=True)

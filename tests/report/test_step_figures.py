@@ -19,26 +19,32 @@ from conftest import image_experiment
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.checks.skeleton import short_run
 from nnrecipe.engine.loop import Callback
-from nnrecipe.report import capture_inputs, figures
+from nnrecipe.engine.observe import inputs as observed_inputs
+from nnrecipe.report import figures
 from nnrecipe.report.figures import steps as step_figures
 from nnrecipe.report.html import render_html
-from nnrecipe.results import StepResult
-from nnrecipe.runner import check
-from nnrecipe.steps.regularize import RegularizeThresholds, summarize_curve
+from nnrecipe.results import Report, StepResult
+from nnrecipe.runner import check_report
+from nnrecipe.steps.learning_curve import summarize_curve
+from nnrecipe.steps.regularize import RegularizeThresholds
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "steps"))
 import tiny_spec  # noqa: E402  (the steps' tiny spec lives beside the steps tests)
 
 
 @pytest.fixture(scope="module")
-def real_steps() -> dict[str, StepResult]:
+def real_run() -> Report:
     """Steps 3-6 of a real run on the tiny spec with the quick budget (~5 s; steps 1-2 are the checks')."""
     from nnrecipe.steps import pipeline
 
     torch.set_num_threads(1)
     with mock.patch.object(pipeline, "STEPS", pipeline.STEPS[2:]):
-        result = pipeline.run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick")
-    return {s.step: s for s in result.steps}
+        return pipeline.run_report(tiny_spec.experiment(), device="cpu", budget="quick")
+
+
+@pytest.fixture(scope="module")
+def real_steps(real_run: Report) -> dict[str, StepResult]:
+    return {s.step: s for s in real_run.result.steps}
 
 
 def _png_size(data_uri: str) -> tuple[int, int]:
@@ -49,10 +55,11 @@ def _png_size(data_uri: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("step_id", ["overfit", "regularize", "tune", "squeeze"])
-def test_each_step_draws_a_picture_from_its_real_result(real_steps: dict[str, StepResult], step_id: str) -> None:
+def test_each_step_draws_a_picture_from_its_real_result(real_run: Report, real_steps: dict[str, StepResult],
+                                                        step_id: str) -> None:
     step = real_steps[step_id]
     assert step.status == "pass", step.summary
-    picture = figures.step_picture(step)
+    picture = figures.step_picture(step, real_run.pictures.step(step_id))
     assert picture is not None and picture.note is None, picture
     width, height = _png_size(picture.png or "")
     assert width > 600 and height > 200
@@ -61,8 +68,8 @@ def test_each_step_draws_a_picture_from_its_real_result(real_steps: dict[str, St
 @pytest.mark.parametrize("step_id", ["overfit", "regularize", "tune", "squeeze"])
 def test_a_step_read_back_from_json_draws_from_its_details(real_steps: dict[str, StepResult], step_id: str) -> None:
     step = real_steps[step_id]
-    document = step.to_dict()  # what result.json keeps: no artifacts
-    picture = figures.step_picture(StepResult(step_id, step.status, step.summary, details=document["details"]))
+    document = step.to_dict()  # what result.json keeps: no pictures
+    picture = figures.step_picture(StepResult(step_id, step.status, step.summary, details=document["details"]), {})
     assert picture is not None and picture.png is not None
 
 
@@ -73,7 +80,7 @@ def _scatter_colors(ax: Any) -> list[str]:
 def test_the_ladder_marks_fitting_and_flagged_rungs(real_steps: dict[str, StepResult]) -> None:
     rows = [dict(r) for r in real_steps["overfit"].details["ladder"]]
     rows.insert(1, {**rows[0], "rung": 9, "change": "made up", "fit": False, "flag": True})
-    fig = step_figures.overfit(StepResult("overfit", "pass", "", details={"ladder": rows}))
+    fig = step_figures.overfit(StepResult("overfit", "pass", "", details={"ladder": rows}), {})
     ax_loss, ax_val = fig.axes
     expected = [step_figures.GOOD if r["fit"] else step_figures.BAD if r["flag"] else step_figures.PLAIN for r in rows]
     assert _scatter_colors(ax_loss) == expected
@@ -90,7 +97,7 @@ def test_the_learning_curve_is_carried_to_twice_the_data(higher_is_better: bool)
               for f, n, e in zip([0.1, 0.25, 0.5, 1.0], [20, 50, 100, 200], errors, strict=True)]
     curve = summarize_curve(points, metric=metric, higher_is_better=higher_is_better, n_val=100,
                             thresholds=RegularizeThresholds())
-    fig = step_figures.regularize(StepResult("regularize", "pass", "", details={"learning_curve": curve}))
+    fig = step_figures.regularize(StepResult("regularize", "pass", "", details={"learning_curve": curve}), {})
     ax = fig.axes[0]
     star = next(line for line in ax.get_lines() if line.get_marker() == "*")
     assert star.get_xdata()[0] == pytest.approx(400)
@@ -99,9 +106,9 @@ def test_the_learning_curve_is_carried_to_twice_the_data(higher_is_better: bool)
     assert extrapolated.get_ydata()[-1] == pytest.approx(curve[f"predicted_val_{metric}"], rel=1e-6)
 
 
-def test_the_candidates_bars_highlight_the_kept_changes(real_steps: dict[str, StepResult]) -> None:
+def test_the_candidates_bars_highlight_the_kept_changes(real_run: Report, real_steps: dict[str, StepResult]) -> None:
     tried = real_steps["regularize"].details["tried"]
-    fig = step_figures.regularize(real_steps["regularize"])
+    fig = step_figures.regularize(real_steps["regularize"], real_run.pictures.step("regularize"))
     bars = fig.axes[1].patches
     assert len(bars) == len(tried)
     kept = [to_hex(b.get_facecolor()) == step_figures.GOOD for b in bars]
@@ -110,13 +117,13 @@ def test_the_candidates_bars_highlight_the_kept_changes(real_steps: dict[str, St
     assert baseline.get_xdata()[0] == pytest.approx(tried[0]["val_accuracy"])
 
 
-def test_tuning_shows_the_best_so_far_and_the_importance(real_steps: dict[str, StepResult]) -> None:
+def test_tuning_shows_the_best_so_far_and_the_importance(real_run: Report, real_steps: dict[str, StepResult]) -> None:
     curve = [{"trials": 1, "trial": 0, "value": 0.5, "best": 0.5}, {"trials": 2, "trial": 2, "value": None, "best": 0.5},
              {"trials": 3, "trial": 1, "value": 0.7, "best": 0.7}, {"trials": 4, "trial": 3, "value": 0.6, "best": 0.7}]
     trials = [{"trial": 2, "state": "pruned", "value": None, "last_reported": 0.2}]
     importance = {"available": True, "method": "fanova", "values": {"lr": 0.8, "width": 0.15, "weight_decay": 0.05}}
     fig = step_figures.tune(StepResult("tune", "pass", "", details={"curve": curve, "trials": trials,
-                                                                    "metric": "accuracy", "importance": importance}))
+                                                                    "metric": "accuracy", "importance": importance}), {})
     ax_curve, ax_imp = fig.axes
     best = next(line for line in ax_curve.get_lines() if line.get_label() == "best so far")
     np.testing.assert_allclose(best.get_ydata(), [0.5, 0.5, 0.7, 0.7])
@@ -124,15 +131,15 @@ def test_tuning_shows_the_best_so_far_and_the_importance(real_steps: dict[str, S
     assert list(pruned.get_xdata()) == [2] and list(pruned.get_ydata()) == [0.2]
     assert sorted(b.get_width() for b in ax_imp.patches) == pytest.approx([0.05, 0.15, 0.8])
     # the real run: importance unavailable (all trials scored the same), the reason written in its place
-    real = step_figures.tune(real_steps["tune"])
+    real = step_figures.tune(real_steps["tune"], real_run.pictures.step("tune"))
     reason = real_steps["tune"].details["importance"].get("reason", "")
     assert reason and any(reason in t.get_text() for t in real.axes[1].texts)
 
 
-def test_squeeze_compares_every_model_on_val_and_test(real_steps: dict[str, StepResult]) -> None:
+def test_squeeze_compares_every_model_on_val_and_test(real_run: Report, real_steps: dict[str, StepResult]) -> None:
     step = real_steps["squeeze"]
     table, chosen = step.details["table"], step.details["chosen"]
-    fig = step_figures.squeeze(step)
+    fig = step_figures.squeeze(step, real_run.pictures.step("squeeze"))
     score_ax, loss_ax, longer_ax = fig.axes
     assert len(score_ax.patches) == 2 * len(table)  # val and test per model
     labels = [t.get_text() for t in score_ax.get_xticklabels()]
@@ -157,13 +164,13 @@ ODD_DETAILS = [
 
 @pytest.mark.parametrize(("step_id", "details"), ODD_DETAILS)
 def test_odd_details_never_raise(step_id: str, details: dict[str, Any]) -> None:
-    picture = figures.step_picture(StepResult(step_id, "warn", "odd", details=details))  # type: ignore[arg-type]
+    picture = figures.step_picture(StepResult(step_id, "warn", "odd", details=details), {})  # type: ignore[arg-type]
     assert picture is None or (picture.png is None) != (picture.note is None)
 
 
 def test_a_figure_that_breaks_becomes_a_note() -> None:
     step_id, details = ODD_DETAILS[2]  # a power law without its coefficients
-    picture = figures.step_picture(StepResult(step_id, "pass", "", details=details))  # type: ignore[arg-type]
+    picture = figures.step_picture(StepResult(step_id, "pass", "", details=details), {})  # type: ignore[arg-type]
     assert picture is not None and picture.note is not None and "KeyError" in picture.note
 
 
@@ -182,7 +189,7 @@ def test_the_input_recorder_leaves_the_short_run_bit_identical(monkeypatch: pyte
         def record(self) -> None:
             return None
 
-    monkeypatch.setattr(capture_inputs, "InputCapture", Nothing)
+    monkeypatch.setattr(observed_inputs, "InputCapture", Nothing)
     plain = short_run.train_short(CheckContext(exp, device=torch.device("cpu"), seed=0, budget="quick"))
     assert plain.input_batch is None and recorded.input_batch is not None
     assert recorded.history.step_losses == plain.history.step_losses
@@ -195,9 +202,10 @@ def test_the_input_recorder_leaves_the_short_run_bit_identical(monkeypatch: pyte
 
 def test_check_shows_the_short_runs_input_batch_as_an_image() -> None:
     torch.set_num_threads(1)
-    result = check(image_experiment(), ids=["loss-decreases"], device="cpu")
+    report = check_report(image_experiment(), ids=["loss-decreases"], device="cpu")
+    result = report.result
     assert result.checks[0].status == "pass"
-    page = render_html(result)
+    page = render_html(result, report.pictures)
     assert "Exactly what goes into the net" in page and "the checks&#39; short run" in page
     check_pictures = sum(c.id in figures.CHECK_FIGURES for c in result.checks)
     # and the two pictures of "look at the data": the montage and the extremes of the images

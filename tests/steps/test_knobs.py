@@ -25,9 +25,9 @@ from nnrecipe.report.html import render_html
 from nnrecipe.report.terminal import render_result
 from nnrecipe.steps import overfit, pipeline, regularize
 from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.context import RunContext, Settled
 from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.pipeline import run_pipeline
-from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import build_model
 from nnrecipe.steps.units import UnitResult
 
@@ -113,12 +113,12 @@ def _fake_units(monkeypatch: pytest.MonkeyPatch, score: Any) -> list[TrainingCon
     """Every unit of work "trains" in no time: its scores come from `score(config)`; the configs are recorded."""
     trained: list[TrainingConfig] = []
 
-    def run_unit(state: RunState, key: str, cfg: TrainingConfig, **_: Any) -> UnitResult:
+    def run_unit(run: RunContext, key: str, cfg: TrainingConfig, **_: Any) -> UnitResult:
         trained.append(cfg)
         val, train = score(cfg)
         unit = UnitResult(key=key, config=cfg, val=val, best_epoch=0, epochs_run=1, train=train)
-        model = build_model(state.experiment, cfg, device=CPU, seed=0)
-        state.journal.finish(key, unit.to_dict(), model_state=model.state_dict())
+        model = build_model(run.experiment, cfg, device=CPU, seed=0)
+        run.journal.finish(key, unit.to_dict(), model_state=model.state_dict())
         return unit
 
     monkeypatch.setattr(overfit, "run_unit", run_unit)
@@ -126,10 +126,8 @@ def _fake_units(monkeypatch: pytest.MonkeyPatch, score: Any) -> list[TrainingCon
     return trained
 
 
-def _state(exp: Any, budget: str = "quick") -> RunState:
-    state = RunState(exp, CheckContext(exp, device=CPU, budget=budget), None)
-    state.journal = Journal(None, {})
-    return state
+def _run(exp: Any, budget: str = "quick") -> RunContext:
+    return RunContext(exp, CheckContext(exp, device=CPU, budget=budget), None, journal=Journal(None, {}))
 
 
 def test_the_ladder_climbs_the_knobs_and_stops_at_the_first_rung_that_fits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +139,7 @@ def test_the_ladder_climbs_the_knobs_and_stops_at_the_first_rung_that_fits(monke
         return {"accuracy": 0.8, "loss": 0.5}, {"accuracy": 1.0 if fits else 0.7, "loss": 0.01 if fits else 0.6}
 
     trained = _fake_units(monkeypatch, score)
-    step = overfit.run_overfit(_state(exp, "default"))
+    step = overfit.run_overfit(_run(exp, "default")).result
     rows = step.details["ladder"]
     assert [r["change"] for r in rows] == ["hidden 32, one below the experiment's model",
                                            "hidden 32 -> 64 (the experiment's model)", "layers 2 -> 3"]
@@ -162,21 +160,22 @@ def test_regularizer_knobs_are_tried_weakest_first_and_kept_only_while_they_help
         return {"accuracy": accuracy, "loss": 1 - accuracy}, {"accuracy": 1.0, "loss": 0.0}
 
     trained = _fake_units(monkeypatch, score)
-    state = _state(exp, "default")
-    state.config = TrainingConfig(knobs={"hidden": 64}, batch_size=32)
-    step = regularize.run_regularize(state)
+    outcome = regularize.run_regularize(_run(exp, "default"), Settled(config=TrainingConfig(knobs={"hidden": 64},
+                                                                                              batch_size=32)))
+    step = outcome.result
     tried = {r["change"]: r for r in step.details["tried"]}
     assert tried["dropout 0.1"]["kept"] and tried["dropout 0.1"]["varies"] == ["knob:dropout"]
     assert not tried["dropout 0.3"]["kept"]
     assert "dropout 0.5" not in tried  # the climb stops at the first value that does not help
     assert not tried["smaller-model"]["kept"] and tried["smaller-model"]["varies"] == ["knob:hidden"]
     assert not tried["larger-model"]["kept"]
-    assert state.config.knobs["dropout"] == 0.1 and state.config.knobs["hidden"] == 64
+    assert outcome.config is not None
+    assert outcome.config.knobs["dropout"] == 0.1 and outcome.config.knobs["hidden"] == 64
+    assert outcome.findings is not None and "knob:dropout" in outcome.findings.mattered
     assert {c.knobs.get("hidden") for c in trained} == {32, 64, 128}  # one capacity step either way
 
-    no_knobs = _state(toy.classification())
-    no_knobs.config = TrainingConfig(batch_size=32)
-    rows = regularize.run_regularize(no_knobs).details["tried"]
+    no_knobs = regularize.run_regularize(_run(toy.classification()), Settled(config=TrainingConfig(batch_size=32)))
+    rows = no_knobs.result.details["tried"]
     notes = {r["change"]: r.get("note", "") for r in rows}
     assert "declares no regularizer knobs" in notes["regularizers"]
     assert "declares no capacity knobs" in notes["larger-model"]

@@ -12,7 +12,7 @@ import torch
 from nnrecipe.errors import UsageError
 from nnrecipe.steps import pipeline
 from nnrecipe.steps.config import TrainingConfig
-from nnrecipe.steps.pipeline import run_pipeline
+from nnrecipe.steps.pipeline import run_pipeline, run_report
 from nnrecipe.steps.training import train_config
 
 
@@ -25,7 +25,8 @@ def _steps_1_to_4(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_correct_spec_goes_through_steps_1_to_4_and_keeps_its_config(tmp_path: Path) -> None:
     rng_before = torch.random.get_rng_state()
-    result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick", out_dir=tmp_path)
+    report = run_report(tiny_spec.experiment(), device="cpu", budget="quick", out_dir=tmp_path)
+    result = report.result
     assert torch.equal(torch.random.get_rng_state(), rng_before)  # the user's random state is left as found
     steps = {s.step: s for s in result.steps}
     assert [s.step for s in result.steps] == ["data", "skeleton", "overfit", "regularize"]
@@ -51,10 +52,10 @@ def test_a_correct_spec_goes_through_steps_1_to_4_and_keeps_its_config(tmp_path:
             first = next(r for r in tried if r["change"] == row["change"].removesuffix(" (one-cycle)"))
             assert not first["kept"]
     # the report's recordings come from the training of the model that was kept
-    history = result.artifacts["final_history"]
+    history = report.pictures.run["final_history"]
     final_row = [r for r in tried if r.get("kept")][-1]  # the baseline counts as kept
     assert len(history.epochs) == final_row["epochs"] and len(history.step_losses) == len(history.step_lrs)
-    assert {"input_batch", "prediction_dynamics"} <= set(result.artifacts)
+    assert {"input_batch", "prediction_dynamics"} <= set(report.pictures.run)
 
 
 def test_until_stops_after_the_named_step_and_says_so() -> None:

@@ -55,7 +55,7 @@ def test_a_fit_at_reduced_resolution_does_not_end_the_ladder(monkeypatch: pytest
 
     # a fit bar low enough for the half-resolution rung to clear (it reaches ~48% on these blobs): the ladder
     # goes on, and the run settles on a full-resolution model
-    stages = [(stage, (lambda state: run_overfit(state, OverfitThresholds(fit_accuracy=0.45)))
+    stages = [(stage, (lambda run, so_far: run_overfit(run, OverfitThresholds(fit_accuracy=0.45)))
                if stage == "overfit" else step) for stage, step in pipeline.STEPS]
     monkeypatch.setattr(pipeline, "STEPS", tuple(stages))
     result = run_pipeline(_signal_experiment(), device="cpu", budget="quick", until="overfit")
@@ -69,4 +69,4 @@ def test_a_fit_at_reduced_resolution_does_not_end_the_ladder(monkeypatch: pytest
 def _signal_experiment():  # type: ignore[no-untyped-def]
     """The tiny spec's 8 features read as a signal of length 8."""
     exp = tiny_spec.experiment()
-    return exp.replace(meta={**exp.meta, "kind": "signal"})
+    return exp.replace(kind="signal")

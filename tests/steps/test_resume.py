@@ -17,7 +17,7 @@ import pytest
 import tiny_spec
 import torch
 
-from nnrecipe.engine.loop import Callback, EpochRecord, fit
+from nnrecipe.engine.loop import Callback, EpochRecord, Optimization, fit
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.training import train_config
 
@@ -42,8 +42,8 @@ def test_fit_resumed_at_any_epoch_replays_the_uninterrupted_run_bit_for_bit() ->
         if state is not None:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
-        fit(model, exp, device=CPU, epochs=end, seed=5, optimizer=opt, batch_augment=exp.meta["batch_augment"],
-            start_epoch=start, val=False)
+        fit(model, exp, device=CPU, epochs=end, seed=5, optimization=Optimization(opt),
+            batch_augment=exp.batch_augment, start_epoch=start)
         return model, opt
 
     whole, _ = run(0, 5, None)

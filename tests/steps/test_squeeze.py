@@ -13,18 +13,18 @@ from torch import nn
 import nnrecipe as nr
 import toy
 from nnrecipe.checks.context import CheckContext
+from nnrecipe.engine.ensemble import Ensemble
 from nnrecipe.engine.loop import evaluate, predict
-from nnrecipe.loading import Ensemble
 from nnrecipe.spec import load_spec
 from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.context import RunContext, Settled
 from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.squeeze import DistillSettings, DistillStep, choose_final, run_squeeze
-from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import train_config
 from nnrecipe.steps.tune import (
     TUNE_BUDGETS,
     TrialRunner,
-    TuneOutcome,
+    TuneFindings,
     definition_for,
     open_storage,
     open_study,
@@ -105,28 +105,31 @@ def test_the_final_model_is_chosen_on_validation_with_ties_going_to_the_ensemble
     assert choose_final(_table(ensemble=0.90, distilled=0.96, longer=0.97, best=0.93), **kw) == "longer"
 
 
-def _state(exp: nr.Experiment, folder: Path | None) -> RunState:
-    state = RunState(exp, CheckContext(exp, device=CPU, seed=None, budget="quick"), folder)
-    state.journal = Journal(folder, {"test": 1})
-    # with label smoothing: distillation must train its student without it (the teacher's targets replace it)
-    state.config = TrainingConfig(knobs={"width": 1.0, "depth": 1}, lr=1e-2, batch_size=32, epochs=3,
-                                  label_smoothing=0.1)
-    return state
+def _run(exp: nr.Experiment, folder: Path | None) -> RunContext:
+    return RunContext(exp, CheckContext(exp, device=CPU, seed=None, budget="quick"), folder,
+                      journal=Journal(folder, {"test": 1}))
 
 
-def _tuned(state: RunState, trials: int) -> None:
-    definition = definition_for(state.experiment, state.config, seed=3, tried=[])  # type: ignore[arg-type]
+# with label smoothing: distillation must train its student without it (the teacher's targets replace it)
+SETTLED = Settled(config=TrainingConfig(knobs={"width": 1.0, "depth": 1}, lr=1e-2, batch_size=32, epochs=3,
+                                        label_smoothing=0.1))
+
+
+def _tuned(exp: nr.Experiment, trials: int) -> TuneFindings:
+    assert SETTLED.config is not None
+    definition = definition_for(exp, SETTLED.config, seed=3, mattered={})
     study, definition = open_study(open_storage(None), "s", definition, budget=TUNE_BUDGETS["quick"])
-    runner = TrialRunner(state.experiment, definition, 3, CPU, None)
+    runner = TrialRunner(exp, definition, 3, CPU, None)
     run_trials(study, runner, trials=trials)
-    state.artifacts["tune"] = TuneOutcome(study=study, definition=definition, in_memory=runner.in_memory, folder=None)
+    return TuneFindings.of(study, higher_is_better=definition.higher_is_better, folder=None,
+                           in_memory=runner.in_memory)
 
 
 def test_squeeze_builds_the_table_saves_every_model_and_load_round_trips_predictions(tmp_path: Path) -> None:
     exp = load_spec(str(Path(tiny_spec.__file__)))  # a spec file: its model class is not importable by name
-    state = _state(exp, tmp_path)
-    _tuned(state, trials=2)  # fewer completed trials than the ensemble's 3: topped up with seeds
-    result = run_squeeze(state)
+    # fewer completed trials than the ensemble's 3: topped up with seeds
+    outcome = run_squeeze(_run(exp, tmp_path), SETTLED, tuned=_tuned(exp, trials=2))
+    result = outcome.result
     rows = {r["model"]: r for r in result.details["table"]}
     assert set(rows) == {"ensemble", "distilled", "longer", "best"}
     assert result.details["chosen"] in rows
@@ -134,7 +137,8 @@ def test_squeeze_builds_the_table_saves_every_model_and_load_round_trips_predict
     assert len(labels) == 3 and labels[0].startswith("trial") and labels[-1].startswith("best configuration, seed")
     assert result.details["longer_curve"], "the longer training's curve is reported"
     assert all("test" in r for r in rows.values())
-    expected = torch.softmax(predict(state.model, exp.val, device=CPU)[0], -1)  # type: ignore[arg-type]
+    assert outcome.model is not None
+    expected = torch.softmax(predict(outcome.model, exp.val, device=CPU)[0], -1)
     loaded = nr.load(tmp_path)
     assert loaded.name == result.details["chosen"]
     assert torch.equal(loaded.predict(exp.val), expected)
@@ -147,9 +151,7 @@ def test_squeeze_builds_the_table_saves_every_model_and_load_round_trips_predict
 
 def test_load_rebuilds_from_a_given_experiment_and_never_unpickles(tmp_path: Path) -> None:
     exp = tiny_spec.experiment()  # made in Python: no spec file recorded
-    state = _state(exp, tmp_path)
-    _tuned(state, trials=3)
-    run_squeeze(state)
+    run_squeeze(_run(exp, tmp_path), SETTLED, tuned=_tuned(exp, trials=3))
     with pytest.raises(nr.NnrecipeError, match="spec"):
         nr.load(tmp_path, which="distilled")
     loaded = nr.load(tmp_path, which="distilled", spec=exp)

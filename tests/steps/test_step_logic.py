@@ -8,8 +8,9 @@ from itertools import pairwise
 import pytest
 
 from nnrecipe.steps.config import BUDGETS, TrainingConfig
+from nnrecipe.steps.learning_curve import fit_power_law, summarize_curve
 from nnrecipe.steps.overfit import OverfitThresholds, fit_test, flag_rungs, judge, ladder, overfits
-from nnrecipe.steps.regularize import RegularizeThresholds, beats, fit_power_law, improves, summarize_curve
+from nnrecipe.steps.regularize import RegularizeThresholds, beats, improves
 
 T = RegularizeThresholds()
 

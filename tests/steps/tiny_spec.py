@@ -60,5 +60,5 @@ def experiment() -> nr.Experiment:
         model=model(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2), batch_size=32, epochs=3,
         num_classes=CLASSES, capacity={"width": [0.5, 1.0, 2.0, 4.0, 8.0], "depth": [1, 2, 3]},
         regularizers={"dropout": [0.1, 0.3]},
-        meta={"batch_augment": jitter},
+        batch_augment=jitter,
     )

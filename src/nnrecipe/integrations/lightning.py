@@ -307,8 +307,8 @@ def experiment_from_lightning(*, module: Callable[[], Any], datamodule: Any, nam
     """An `Experiment` of a LightningModule factory (its class, or a zero-argument callable) and a
     LightningDataModule. Any other `Experiment` field may be given to override what is read from them
     (`task`, `loss`, `epochs`, `optimizer`, `scheduler`, ...)."""
-    from nnrecipe.engine.seeding import seeded
     from nnrecipe.experiment import Experiment
+    from nnrecipe.seeding import seeded
 
     if isinstance(module, nn.Module) or not callable(module):
         raise SpecError(f"from_lightning: expected module to be a LightningModule class or a zero-argument factory, "

@@ -1,7 +1,7 @@
 """TensorBoard event files for a finished command (`--tensorboard`): scalars, images and histograms.
 
-Written after the command from the same RunResult the HTML page is drawn from, so both show the same
-numbers. Scalars: the final training's loss and lr per step and validation metrics per epoch, the step-2
+Written after the command from the same RunResult and Pictures the HTML page is drawn from, so both show the
+same numbers. Scalars: the final training's loss and lr per step and validation metrics per epoch, the step-2
 short runs' losses, the final scores and every check's top-level numbers. Images: every picture of the
 report. Histograms: the captured input batch, and per layer the activations and weights the recorders
 sampled. Needs the `tensorboard` package (`pip install 'nnrecipe[tensorboard]'`).
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from nnrecipe.errors import UsageError
-from nnrecipe.results import RunResult
+from nnrecipe.results import Pictures, RunResult
 
 
-def write_tensorboard(result: RunResult, folder: str | Path) -> Path:
+def write_tensorboard(result: RunResult, pictures: Pictures, folder: str | Path) -> Path:
     """Write one run of event files into `folder`; return the folder."""
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -29,17 +29,17 @@ def write_tensorboard(result: RunResult, folder: str | Path) -> Path:
     folder = Path(folder)
     writer = SummaryWriter(log_dir=str(folder))
     try:
-        _scalars(writer, result)
-        _histograms(writer, result.artifacts)
-        _images(writer, result)
+        _scalars(writer, result, pictures)
+        _histograms(writer, pictures.run)
+        _images(writer, result, pictures)
         writer.add_text("checks", _checks_markdown(result))
     finally:
         writer.close()
     return folder
 
 
-def _scalars(writer: Any, result: RunResult) -> None:
-    history = result.artifacts.get("final_history")
+def _scalars(writer: Any, result: RunResult, pictures: Pictures) -> None:
+    history = pictures.run.get("final_history")
     if history is not None:
         for step, (loss, lr) in enumerate(zip(history.step_losses, history.step_lrs, strict=False)):
             writer.add_scalar("train/loss", loss, step)
@@ -51,7 +51,7 @@ def _scalars(writer: Any, result: RunResult) -> None:
         for metric, value in scores.items():
             writer.add_scalar(f"scores/{split}/{metric}", value, 0)
     for check in result.checks:
-        losses = check.artifacts.get("step_losses")
+        losses = pictures.check(check.id).get("step_losses")
         if losses:
             for step, loss in enumerate(losses):
                 writer.add_scalar(f"checks/{check.id}/loss", loss, step)
@@ -71,13 +71,13 @@ def _histograms(writer: Any, artifacts: Mapping[str, Any]) -> None:
         writer.add_histogram(f"weights/{name}", values, 0)
 
 
-def _images(writer: Any, result: RunResult) -> None:
+def _images(writer: Any, result: RunResult, pictures: Pictures) -> None:
     from nnrecipe.report.figures import RUN_FIGURES, check_picture, run_pictures
 
-    pictures = [(f"checks/{c.id}", check_picture(c)) for c in result.checks]
+    drawn = [(f"checks/{c.id}", check_picture(c, pictures.check(c.id))) for c in result.checks]
     stages = dict.fromkeys(f.stage for f in RUN_FIGURES)
-    pictures += [(f"run/{figure.title}", pic) for stage in stages for figure, pic in run_pictures(result.artifacts, stage)]
-    for tag, picture in pictures:
+    drawn += [(f"run/{figure.title}", pic) for stage in stages for figure, pic in run_pictures(pictures.run, stage)]
+    for tag, picture in drawn:
         if picture is not None and picture.png:
             writer.add_image(tag, _decode_png(picture.png), 0, dataformats="HWC")
 

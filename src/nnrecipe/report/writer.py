@@ -8,15 +8,16 @@ from pathlib import Path
 from nnrecipe.engine.checkpoint import atomic_write_json, atomic_write_text
 from nnrecipe.engine.run_folder import check_destinations, mark
 from nnrecipe.errors import UsageError
-from nnrecipe.results import RunResult
+from nnrecipe.results import Pictures, RunResult
 
 REPORT_NAME = "report.html"
 TENSORBOARD_DIR = "tensorboard"
 
 
-def write_outputs(result: RunResult, *, json_path: str | None, out_dir: str | None,
+def write_outputs(result: RunResult, pictures: Pictures, *, json_path: str | None, out_dir: str | None,
                   tensorboard: bool = False) -> str | None:
-    """Write the JSON document where asked and the run folder's files; return the report's path, if any."""
+    """Write the JSON document where asked and the run folder's files (the report and event files drawn with the
+    pictures); return the report's path, if any."""
     if tensorboard and not out_dir:
         raise UsageError("--tensorboard writes event files into the run folder: give --out DIR as well")
     document = result.to_dict()
@@ -34,11 +35,11 @@ def write_outputs(result: RunResult, *, json_path: str | None, out_dir: str | No
 
     report = folder / REPORT_NAME
     _writable(report)
-    atomic_write_text(report, render_html(result))
+    atomic_write_text(report, render_html(result, pictures))
     if tensorboard:
         from nnrecipe.report.tensorboard import write_tensorboard
 
-        write_tensorboard(result, folder / TENSORBOARD_DIR)
+        write_tensorboard(result, pictures, folder / TENSORBOARD_DIR)
     return str(report)
 
 

@@ -20,10 +20,10 @@ from torch import nn
 
 from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.data import make_optimizer
-from nnrecipe.engine.loop import Callback, EpochRecord, evaluate, fit
-from nnrecipe.engine.seeding import seeded
+from nnrecipe.engine.loop import Callback, EpochRecord, Optimization, evaluate, fit
 from nnrecipe.experiment import Experiment
-from nnrecipe.steps.state import RunState
+from nnrecipe.seeding import seeded
+from nnrecipe.steps.context import RunContext
 from nnrecipe.steps.training import is_better, selection_metric
 
 KEY = "baseline/as-written"
@@ -58,32 +58,32 @@ class BaselineError:
         return {"error": self.error}
 
 
-def train_baseline(state: RunState) -> Baseline:
+def train_baseline(run: RunContext) -> Baseline:
     """Train the experiment as written (or read it back from the run folder's journal)."""
-    exp = state.experiment
-    with seeded(state.ctx.derive("baseline", "model")):
-        model = exp.model().to(state.device)
-    done = state.journal.done(KEY)
+    exp = run.experiment
+    with seeded(run.ctx.derive("baseline", "model")):
+        model = exp.model().to(run.device)
+    done = run.journal.done(KEY)
     if done is not None:
-        model.load_state_dict(state.journal.saved(KEY)["model"])
+        model.load_state_dict(run.journal.saved(KEY)["model"])
         return Baseline(seconds=done["seconds"], scores=done["scores"], epochs=done["epochs"], model=model)
     optimizer = make_optimizer(exp, model.parameters())
     scheduler = exp.scheduler(optimizer) if exp.scheduler is not None else None
-    keeper = _EveryEpoch(state.journal.partial(KEY), optimizer, scheduler)
+    keeper = _EveryEpoch(run.journal.partial(KEY), optimizer, scheduler)
     start = keeper.restore(model)
     callbacks: list[Callback] = [keeper]
-    shown = state.progress.training(f"as written: {exp.epochs} epochs, the experiment's optimizer", exp.epochs)
+    shown = run.progress.training(f"as written: {exp.epochs} epochs, the experiment's optimizer", exp.epochs)
     if shown is not None:
         callbacks.append(shown)
     if start < exp.epochs:
-        # evaluation only at the end: the experiment as written is trained, not watched (val=False)
-        fit(model, exp, device=state.device, seed=state.ctx.derive("baseline"), optimizer=optimizer,
-            scheduler=scheduler, start_epoch=start, val=False, callbacks=callbacks)
-    scores = {"val": evaluate(model, exp.val, exp, device=state.device)}
+        # evaluation only at the end: the experiment as written is trained, not watched (no evaluate_on)
+        fit(model, exp, device=run.device, seed=run.ctx.derive("baseline"),
+            optimization=Optimization(optimizer, scheduler), start_epoch=start, callbacks=callbacks)
+    scores = {"val": evaluate(model, exp.val, exp, device=run.device)}
     if exp.test is not None:  # scored to report it; the test split never chooses anything
-        scores["test"] = evaluate(model, exp.test, exp, device=state.device)
+        scores["test"] = evaluate(model, exp.test, exp, device=run.device)
     result = {"key": KEY, "seconds": keeper.seconds, "scores": scores, "epochs": keeper.epochs}
-    state.journal.finish(KEY, result, model_state=model.state_dict())
+    run.journal.finish(KEY, result, model_state=model.state_dict())
     return Baseline(seconds=keeper.seconds, scores=scores, epochs=keeper.epochs, model=model)
 
 

@@ -24,7 +24,7 @@ class TrainingConfig:
     `knobs` are keyword arguments for the experiment's `model` factory, from its declared `capacity` and
     `regularizers` (empty: the factory's defaults, the experiment's own model). `lr` is the constant learning
     rate, or the peak of the one-cycle schedule. `augment` turns on the experiment's augmentation (its
-    `augment`, or a built-in's `meta["batch_augment"]`). `label_smoothing` mixes that share of a uniform
+    `augment`, or the experiment's `batch_augment`). `label_smoothing` mixes that share of a uniform
     distribution into the training targets of the standard cross-entropy (validation is always scored with the
     plain loss). At constant lr, `patience` stops training after that many epochs without a better validation
     score (None: train every epoch) and the best epoch's weights are kept; a one-cycle schedule always runs to

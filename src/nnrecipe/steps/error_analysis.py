@@ -26,6 +26,7 @@ from nnrecipe.engine.data import Batches, infer_num_classes
 from nnrecipe.engine.loop import mode, predicted_classes
 from nnrecipe.engine.outputs import forward
 from nnrecipe.engine.targets import ignore_index, labelled
+from nnrecipe.engine.tokens import decode
 from nnrecipe.experiment import Experiment
 
 #: samples named by each list (confident mistakes, worst residuals, worst positions)
@@ -54,8 +55,8 @@ def analyse(model: nn.Module, exp: Experiment, *, device: torch.device) -> tuple
     rows = numbers.get("confident_mistakes") or numbers.get("worst") or []
     indices = sorted({int(r["index"]) for r in rows})
     inputs = {i: np.asarray(_input(exp.val[i][0])) for i in indices}
-    artifact = {"task": exp.task, "kind": exp.meta.get("kind"), "class_names": list(exp.class_names or []) or None,
-                "vocab": exp.meta.get("vocab"), "numbers": numbers, "inputs": inputs, **arrays}
+    artifact = {"task": exp.task, "kind": exp.kind, "class_names": list(exp.class_names or []) or None,
+                "vocab": exp.vocab, "numbers": numbers, "inputs": inputs, **arrays}
     return numbers, artifact
 
 
@@ -207,7 +208,7 @@ def _sequence(model: nn.Module, exp: Experiment, device: torch.device) -> dict[s
             elif entry[0] > worst[0][0]:
                 heapq.heapreplace(worst, entry)
     return sequence_numbers(position_loss, position_right, position_count, token_loss, token_count,
-                            sorted(worst, reverse=True), vocab=exp.meta.get("vocab"))
+                            sorted(worst, reverse=True), vocab=exp.vocab)
 
 
 def sequence_numbers(position_loss: torch.Tensor, position_right: torch.Tensor, position_count: torch.Tensor,
@@ -231,8 +232,6 @@ def sequence_numbers(position_loss: torch.Tensor, position_right: torch.Tensor, 
 
 def token_text(token: int, vocab: Any) -> str:
     """A token id as its text in the vocabulary (newlines and spaces made visible), else the id."""
-    from nnrecipe.report.figures.inputs import decode
-
     if vocab is None:
         return str(token)
     return decode([token], vocab).replace("\n", "\\n").replace(" ", "␣")

@@ -19,12 +19,12 @@ from typing import Any
 
 from nnrecipe import knobs
 from nnrecipe.engine.data import all_targets, loss_fn
-from nnrecipe.engine.seeding import seeded
 from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
+from nnrecipe.seeding import seeded
 from nnrecipe.steps.config import TrainingConfig, budget_for
+from nnrecipe.steps.context import RunContext, StepOutcome
 from nnrecipe.steps.resolution import resolution_applies
-from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import FitTest, model_factory, selection_metric
 from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
@@ -167,38 +167,63 @@ def judge(rows: list[dict[str, Any]], *, epochs: int, larger: bool = True) -> tu
     return "pass", f"{first['model']} fits the training set ({score}) after {first['epochs']} epochs{note}"
 
 
-def run_overfit(state: RunState, thresholds: OverfitThresholds = OverfitThresholds()) -> StepResult:
-    exp, budget = state.experiment, budget_for(state.ctx.budget)
-    test = fit_test(exp, thresholds)
-    rows: list[dict[str, Any]] = []
-    units: list[UnitResult] = []
-    for i, rung in enumerate(ladder(exp, max_rungs=budget.ladder_rungs)):
-        cfg = TrainingConfig(knobs=dict(rung.knobs), lr=RECIPE_LR, batch_size=exp.batch_size,
-                             epochs=budget.overfit_epochs, resolution=rung.resolution)
-        unit = run_unit(state, f"overfit/rung-{i}", cfg, label=f"overfit rung {i}: {cfg.describe()}", fit_test=test)
-        units.append(unit)
-        rows.append(_row(exp, i, rung, unit, fitted=test(unit.train or {"loss": math.inf}, unit.val)))
-        if rows[-1]["fit"] and rung.resolution >= 1.0:
-            break
+@dataclass(frozen=True)
+class OverfitFindings:
+    """What step 3 found: the rung that fit the training set at full resolution (None: none did)."""
+
+    fitted_rung: int | None
+    #: whether the experiment declares capacity knobs, so a larger model could have been tried
+    could_grow: bool
+
+
+def run_overfit(run: RunContext, thresholds: OverfitThresholds = OverfitThresholds()) -> StepOutcome[OverfitFindings]:
+    exp, budget = run.experiment, budget_for(run.budget)
+    rows, units = _climb(run, fit_test(exp, thresholds), max_rungs=budget.ladder_rungs, epochs=budget.overfit_epochs)
     flags = flag_rungs([r["train_loss"] for r in rows], min_loss_drop=thresholds.min_loss_drop)
     for row, flag in zip(rows, flags, strict=True):
         row["flag"] = flag
     larger = bool(knobs.declared(exp, "capacity"))
     status, summary = judge(rows, epochs=budget.overfit_epochs, larger=larger)
-    fitted = [u for u, r in zip(units, rows, strict=True) if r["fit"] and u.config.resolution >= 1.0]
+    fitted = [(i, u) for i, (u, r) in enumerate(zip(units, rows, strict=True)) if r["fit"] and u.config.resolution >= 1.0]
+    findings = OverfitFindings(fitted[0][0] if fitted else None, could_grow=larger)
     if not fitted and not larger and units:  # the only model there is goes on to step 4
-        fitted = [units[-1]]
-    if fitted:  # the fitted model is the run's model until step 4 settles on a better one
-        state.config = fitted[0].config
-        state.model, _ = load_unit(state, fitted[0])
-    details = {"ladder": rows, "optimizer": f"Adam lr {RECIPE_LR:g}, constant", "max_epochs": budget.overfit_epochs}
+        fitted = [(len(units) - 1, units[-1])]
+    details: dict[str, Any] = {"ladder": rows, "optimizer": f"Adam lr {RECIPE_LR:g}, constant",
+                               "max_epochs": budget.overfit_epochs}
     if status != "pass":
-        more = ("declare capacity knobs (capacity={...}: keyword parameters of the model factory) for the ladder "
-                "to climb" if not knobs.declared(exp, "capacity") else "--budget long climbs more rungs")
-        details["fix"] = ("no model fit the training set: look for a bug first (labels, loss, learning rate), then "
-                          f"give the model more capacity or more epochs ({more})")
-    return StepResult("overfit", status, summary, details=details,  # type: ignore[arg-type]
-                      artifacts={"ladder": rows, "histories": {u.key: u.records for u in units}})
+        details["fix"] = _fix(exp)
+    result = StepResult("overfit", status, summary, details=details)  # type: ignore[arg-type]
+    pictures = {"ladder": rows, "histories": {u.key: u.records for u in units}}
+    if not fitted:
+        return StepOutcome(result, findings=findings, pictures=pictures)
+    # the fitted model is the run's model until step 4 settles on a better one
+    unit = fitted[0][1]
+    model, _ = load_unit(run, unit)
+    return StepOutcome(result, model=model, config=unit.config, findings=findings, pictures=pictures)
+
+
+def _climb(run: RunContext, test: FitTest, *, max_rungs: int,
+           epochs: int) -> tuple[list[dict[str, Any]], list[UnitResult]]:
+    """Train the ladder's rungs from the bottom; stop at the first full-resolution rung that fits."""
+    exp = run.experiment
+    rows: list[dict[str, Any]] = []
+    units: list[UnitResult] = []
+    for i, rung in enumerate(ladder(exp, max_rungs=max_rungs)):
+        cfg = TrainingConfig(knobs=dict(rung.knobs), lr=RECIPE_LR, batch_size=exp.batch_size, epochs=epochs,
+                             resolution=rung.resolution)
+        unit = run_unit(run, f"overfit/rung-{i}", cfg, label=f"overfit rung {i}: {cfg.describe()}", fit_test=test)
+        units.append(unit)
+        rows.append(_row(exp, i, rung, unit, fitted=test(unit.train or {"loss": math.inf}, unit.val)))
+        if rows[-1]["fit"] and rung.resolution >= 1.0:
+            break
+    return rows, units
+
+
+def _fix(exp: Experiment) -> str:
+    more = ("declare capacity knobs (capacity={...}: keyword parameters of the model factory) for the ladder "
+            "to climb" if not knobs.declared(exp, "capacity") else "--budget long climbs more rungs")
+    return ("no model fit the training set: look for a bug first (labels, loss, learning rate), then "
+            f"give the model more capacity or more epochs ({more})")
 
 
 def _row(exp: Experiment, index: int, rung: Rung, unit: UnitResult, *, fitted: bool) -> dict[str, Any]:

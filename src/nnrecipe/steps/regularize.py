@@ -14,20 +14,17 @@ schedule the regularizers constant lr turned down are measured once more. The te
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import numpy as np
-import torch
-from torch.utils.data import Subset
 
 from nnrecipe import knobs
 from nnrecipe.engine.checkpoint import atomic_write_json
 from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import Budget, TrainingConfig, budget_for
-from nnrecipe.steps.state import RunState
+from nnrecipe.steps.context import RunContext, Settled, StepOutcome
+from nnrecipe.steps.learning_curve import learning_curve
 from nnrecipe.steps.training import has_augmentation, label_smoothing_applies, selection_metric
 from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
@@ -74,28 +71,6 @@ def beats(candidate: dict[str, float], best: dict[str, float], *, metric: str, h
     loss, best_loss = candidate.get("loss", math.nan), best.get("loss", math.nan)
     lower = math.isfinite(loss) and math.isfinite(best_loss) and loss < best_loss * (1 - thresholds.tie_loss_relative)
     return tied and lower
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """error(n) = a * n ** -b, fitted by least squares in log-log space."""
-
-    a: float
-    b: float
-
-    def predict(self, n: float) -> float:
-        return self.a * n ** -self.b
-
-
-def fit_power_law(sizes: Sequence[float], errors: Sequence[float], *, floor: float = 1e-6) -> PowerLaw | None:
-    """The power law through (size, error) points; None with fewer than two usable points."""
-    points = [(n, max(e, floor)) for n, e in zip(sizes, errors, strict=True) if n > 0 and math.isfinite(e)]
-    if len({n for n, _ in points}) < 2:
-        return None
-    log_n = np.log([n for n, _ in points])
-    log_e = np.log([e for _, e in points])
-    slope, intercept = np.polyfit(log_n, log_e, 1)
-    return PowerLaw(a=float(np.exp(intercept)), b=float(-slope))
 
 
 # -- the candidate changes, each made from the best configuration so far (a string: why it does not apply)
@@ -150,44 +125,64 @@ CANDIDATES: dict[str, Change] = {
 }
 #: the candidate that tries the experiment's regularizer knobs, value by value (see `_try_regularizers`)
 REGULARIZER_KNOBS = "regularizers"
+#: the suffix of a candidate re-tested under the final one-cycle schedule
+ONE_CYCLE = "one-cycle"
 
 
-def run_regularize(state: RunState, thresholds: RegularizeThresholds = RegularizeThresholds()) -> StepResult:
-    exp, budget = state.experiment, budget_for(state.ctx.budget)
-    if state.config is None:  # step 3 found no model that fits (and --force went on): start from the experiment's
-        state.config = TrainingConfig(batch_size=exp.batch_size)
+@dataclass(frozen=True)
+class RegularizeFindings:
+    """What step 4 found, for step 5 to search: each configuration field (and `knob:NAME` for the experiment's own
+    knobs) whose change moved the validation score past the noise margin, either way, with why."""
+
+    mattered: Mapping[str, str]
+
+
+def run_regularize(run: RunContext, settled: Settled,
+                   thresholds: RegularizeThresholds = RegularizeThresholds()) -> StepOutcome[RegularizeFindings]:
+    exp, budget = run.experiment, budget_for(run.budget)
+    # step 3 found no model that fits (and --force went on): start from the experiment's
+    start = settled.config if settled.config is not None else TrainingConfig(batch_size=exp.batch_size)
     metric, higher = selection_metric(exp)
-    base = state.config.replace(epochs=budget.epochs, patience=budget.patience, schedule="constant")
-    baseline = run_unit(state, "regularize/baseline", base, label=f"baseline: {base.describe()}",
-                        recorders=_recorders(state))
-    curve = learning_curve(state, base, baseline, budget=budget, thresholds=thresholds)
+    base = start.replace(epochs=budget.epochs, patience=budget.patience, schedule="constant")
+    baseline = run_unit(run, "regularize/baseline", base, label=f"baseline: {base.describe()}",
+                        recorders=_recorders(run))
+    curve = learning_curve(run, base, baseline, budget=budget, thresholds=thresholds)
     if not math.isfinite(baseline.val.get(metric, math.nan)):
-        return StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
-                          f"{baseline.val.get(metric)}); lower the learning rate", details={"curve": curve})
-    best, rows = baseline, [_row("baseline", baseline, metric, kept=True, note="step 3's model, early stopping")]
+        return StepOutcome(StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
+                                      f"{baseline.val.get(metric)}); lower the learning rate", details={"curve": curve}),
+                           config=start)
+    rows = [_row("baseline", baseline, metric, kept=True, note="step 3's model, early stopping")]
     judge = _Judge(metric, higher, thresholds)
+    best = _try_candidates(run, baseline, rows, judge, budget)
+    return _settle(run, best, baseline, rows, curve, judge)
+
+
+def _try_candidates(run: RunContext, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
+                    budget: Budget) -> UnitResult:
+    """Each candidate change in the recipe's order, then the one-cycle schedule, then a re-test under it of the
+    changes constant lr turned down."""
     turned_down: list[str] = []
     knob_turned_down: list[tuple[str, Any]] = []  # (regularizer knob, the value it was turned down at)
     for name in budget.candidates:
         before = best
         if name == REGULARIZER_KNOBS:
-            best = _try_regularizers(state, best, rows, judge, steps=budget.regularizer_steps,
+            best = _try_regularizers(run, best, rows, judge, steps=budget.regularizer_steps,
                                      turned_down=knob_turned_down)
         else:
-            best = _try(state, name, CANDIDATES[name], best, rows, judge)
+            best = _try(run, name, CANDIDATES[name], best, rows, judge)
         if best is before:
             turned_down.append(name)
-    best = _try_schedule(state, best, rows, metric, higher, budget, thresholds)
+    best = _try_schedule(run, best, rows, judge, budget)
     if best.config.schedule == "onecycle":
         # A regularizer judged at constant lr with early stopping is judged on a model that never settled, and
         # one that makes the task harder (augmentation, label smoothing, weight decay, dropout) pays off only as
         # the learning rate anneals: those turned down are measured again under the final schedule.
         for name in (n for n in budget.retest_under_schedule if n in CANDIDATES and n in turned_down):
-            best = _try(state, name, CANDIDATES[name], best, rows, judge, suffix="one-cycle")
+            best = _try(run, name, CANDIDATES[name], best, rows, judge, suffix=ONE_CYCLE)
         if REGULARIZER_KNOBS in budget.retest_under_schedule:
             for knob, value in knob_turned_down:
-                best = _try_knob(state, knob, value, best, rows, judge, suffix="one-cycle")
-    return _settle(state, best, baseline, rows, curve, metric)
+                best = _try_knob(run, knob, value, best, rows, judge, suffix=ONE_CYCLE)
+    return best
 
 
 @dataclass(frozen=True)
@@ -203,23 +198,23 @@ class _Judge:
                      thresholds=self.thresholds)
 
 
-def _try(state: RunState, name: str, change: Change, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
+def _try(run: RunContext, name: str, change: Change, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
          *, suffix: str = "") -> UnitResult:
     """Train `change` applied to the best configuration so far; it becomes the best only if it beats it."""
-    made = change(state.experiment, best.config, judge.thresholds)
+    made = change(run.experiment, best.config, judge.thresholds)
     label = f"{name} ({suffix})" if suffix else name
     if isinstance(made, str):
         if not suffix:  # a re-test that does not apply (already on, say) is no news
             rows.append({"change": label, "config": best.config.describe(), "kept": False, "note": f"not tried: {made}"})
         return best
-    return _train_candidate(state, f"regularize/{name}" + (f"-{suffix}" if suffix else ""), label, made, best, rows,
+    return _train_candidate(run, f"regularize/{name}" + (f"-{suffix}" if suffix else ""), label, made, best, rows,
                             judge)
 
 
-def _try_regularizers(state: RunState, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge, *, steps: int,
+def _try_regularizers(run: RunContext, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge, *, steps: int,
                       turned_down: list[tuple[str, Any]]) -> UnitResult:
     """Each regularizer knob in declared order: its values, weakest first, each kept only while it helps."""
-    declared = knobs.declared(state.experiment, "regularizers")
+    declared = knobs.declared(run.experiment, "regularizers")
     if not declared:
         rows.append({"change": REGULARIZER_KNOBS, "config": best.config.describe(), "kept": False,
                      "note": "not tried: the experiment declares no regularizer knobs (regularizers={...}: keyword "
@@ -230,7 +225,7 @@ def _try_regularizers(state: RunState, best: UnitResult, rows: list[dict[str, An
             value = _next_value(knob, best.config)
             if value is None:
                 break
-            before, best = best, _try_knob(state, knob.name, value, best, rows, judge)
+            before, best = best, _try_knob(run, knob.name, value, best, rows, judge)
             if best is before:
                 turned_down.append((knob.name, value))
                 break
@@ -244,20 +239,20 @@ def _next_value(knob: knobs.Knob, cfg: TrainingConfig) -> Any | None:
     return knob.up(knob.default) if knob.known_default else knob.values[0]
 
 
-def _try_knob(state: RunState, name: str, value: Any, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
+def _try_knob(run: RunContext, name: str, value: Any, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
               *, suffix: str = "") -> UnitResult:
     made = best.config.replace(knobs={**best.config.knobs, name: value})
     label = f"{name} {knobs.fmt(value)}" + (f" ({suffix})" if suffix else "")
     key = f"regularize/{name}={knobs.fmt(value)}" + (f"-{suffix}" if suffix else "")
-    return _train_candidate(state, key, label, made, best, rows, judge)
+    return _train_candidate(run, key, label, made, best, rows, judge)
 
 
-def _train_candidate(state: RunState, key: str, label: str, made: TrainingConfig, best: UnitResult,
+def _train_candidate(run: RunContext, key: str, label: str, made: TrainingConfig, best: UnitResult,
                      rows: list[dict[str, Any]], judge: _Judge) -> UnitResult:
-    unit = run_unit(state, key, made, label=f"{label}: {made.describe()}", recorders=_recorders(state))
+    unit = run_unit(run, key, made, label=f"{label}: {made.describe()}", recorders=_recorders(run))
     kept = judge(unit.val, best.val)
     rows.append(_row(label, unit, judge.metric, kept=kept, note=_versus(best, judge.metric),
-                     varies=varied(state.experiment, best.config, made)))
+                     varies=varied(run.experiment, best.config, made)))
     return unit if kept else best
 
 
@@ -271,65 +266,25 @@ def varied(exp: Experiment, before: TrainingConfig, after: TrainingConfig) -> li
     return moved + [name for name in a if name != "knobs" and a[name] != b[name]]
 
 
-def _try_schedule(state: RunState, best: UnitResult, rows: list[dict[str, Any]], metric: str, higher: bool,
-                  budget: Budget, thresholds: RegularizeThresholds) -> UnitResult:
+def _try_schedule(run: RunContext, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,
+                  budget: Budget) -> UnitResult:
     """The kept configuration over the full budget with a one-cycle schedule, at each peak learning rate."""
+    metric = judge.metric
     constant = best
     for peak in budget.onecycle_peaks:
         cfg = constant.config.replace(schedule="onecycle", lr=constant.config.lr * peak, epochs=budget.final_epochs,
                                       patience=None)
-        unit = run_unit(state, f"regularize/onecycle-{peak:g}", cfg, label=f"one-cycle: {cfg.describe()}",
-                        recorders=_recorders(state))
-        kept = beats(unit.val, best.val, metric=metric, higher_is_better=higher, thresholds=thresholds)
+        unit = run_unit(run, f"regularize/onecycle-{peak:g}", cfg, label=f"one-cycle: {cfg.describe()}",
+                        recorders=_recorders(run))
+        kept = judge(unit.val, best.val)
         note = f"{budget.final_epochs} epochs, peak lr {cfg.lr:g}; {_versus(best, metric)}"
         rows.append(_row("one-cycle schedule", unit, metric, kept=kept, note=note))
         best = unit if kept else best
     return best
 
 
-def learning_curve(state: RunState, base: TrainingConfig, full: UnitResult, *, budget: Budget,
-                   thresholds: RegularizeThresholds) -> dict[str, Any]:
-    """Validation score on growing nested subsets of the training data, and the power law through them.
-
-    A subset of fraction f trains for epochs/sqrt(f): fewer samples per epoch get more epochs, so the small
-    subsets are not starved of optimization steps, at a cost well below a full run each.
-    """
-    exp = state.experiment
-    metric, higher = selection_metric(exp)
-    order = torch.randperm(len(exp.train), generator=torch.Generator().manual_seed(state.ctx.derive("curve")))
-    points = []
-    for fraction in budget.curve_fractions:
-        n = max(1, int(round(fraction * len(exp.train))))
-        if fraction >= 1.0:
-            unit = full
-        else:
-            scale = 1 / math.sqrt(fraction)
-            cfg = base.replace(epochs=math.ceil(base.epochs * scale),
-                               patience=None if base.patience is None else math.ceil(base.patience * scale))
-            unit = run_unit(state, f"regularize/curve-{fraction:g}", cfg, label=f"learning curve {fraction:.0%}",
-                            train=Subset(exp.train, order[:n].tolist()))
-        points.append({"fraction": fraction, "samples": n, f"val_{metric}": unit.val.get(metric, math.nan)})
-    return summarize_curve(points, metric=metric, higher_is_better=higher, n_val=len(exp.val), thresholds=thresholds)
-
-
-def summarize_curve(points: list[dict[str, Any]], *, metric: str, higher_is_better: bool, n_val: int,
-                    thresholds: RegularizeThresholds) -> dict[str, Any]:
-    """The curve's points, its power law, and what `more_data_factor` times the data would likely give."""
-    # the power law is fitted to the error; for accuracy that is 1 - accuracy, floored at half a sample
-    errors = [(1 - p[f"val_{metric}"]) if higher_is_better else p[f"val_{metric}"] for p in points]
-    law = fit_power_law([p["samples"] for p in points], errors, floor=0.5 / n_val)
-    out: dict[str, Any] = {"points": points, "metric": metric}
-    if law is None:
-        return out
-    largest = points[-1]["samples"]
-    predicted = law.predict(largest * thresholds.more_data_factor)
-    out.update({"power_law": {"a": law.a, "b": law.b}, "more_data_factor": thresholds.more_data_factor,
-                f"predicted_val_{metric}": (1 - predicted) if higher_is_better else predicted})
-    return out
-
-
-def _recorders(state: RunState) -> list[Any]:
-    return list(state.recorders(state.experiment)) if state.recorders is not None else []
+def _recorders(run: RunContext) -> list[Any]:
+    return list(run.recorders(run.experiment))
 
 
 def _versus(best: UnitResult, metric: str) -> str:
@@ -350,13 +305,12 @@ def _row(change: str, unit: UnitResult, metric: str, *, kept: bool, note: str,
     return row
 
 
-def _settle(state: RunState, best: UnitResult, baseline: UnitResult, rows: list[dict[str, Any]],
-            curve: dict[str, Any], metric: str) -> StepResult:
-    """The best model becomes the run's model; its configuration is kept for the steps after."""
-    model, extras = load_unit(state, best)
-    state.model, state.config = model, best.config
-    state.artifacts.update(extras)
-    path = state.path("config.json")
+def _settle(run: RunContext, best: UnitResult, baseline: UnitResult, rows: list[dict[str, Any]],
+            curve: dict[str, Any], judge: _Judge) -> StepOutcome[RegularizeFindings]:
+    """The best model becomes the run's model; its configuration and what mattered go to the steps after."""
+    metric = judge.metric
+    model, recordings = load_unit(run, best)
+    path = run.path("config.json")
     if path is not None:
         atomic_write_json(path, {"config": best.config.to_dict(), "val": best.val, "unit": best.key})
     kept = [r["change"] for r in rows[1:] if r.get("kept")]
@@ -366,6 +320,41 @@ def _settle(state: RunState, best: UnitResult, baseline: UnitResult, rows: list[
         summary += (f"; learning curve: {curve['more_data_factor']:g}x the training data would likely take the "
                     f"baseline's val {metric} from {baseline.val[metric]:.4g} to {curve['predicted_val_' + metric]:.4g}")
     details = {"tried": rows, "learning_curve": curve, "config": best.config.to_dict()}
-    return StepResult("regularize", "pass", summary, details=details,
-                      artifacts={"tried": rows, "learning_curve": curve,
-                                 "histories": {"final": best.records}})
+    findings = RegularizeFindings(what_mattered(rows, metric=metric, higher_is_better=judge.higher_is_better,
+                                                thresholds=judge.thresholds))
+    return StepOutcome(StepResult("regularize", "pass", summary, details=details), model=model, config=best.config,
+                       findings=findings, recordings=recordings,
+                       pictures={"tried": rows, "learning_curve": curve, "histories": {"final": best.records}})
+
+
+#: step 4's candidate -> the TrainingConfig field it varies, for tables written before each row said so ("varies")
+_VARIES = {"augment": "augment", "label-smoothing": "label_smoothing", "smaller-batch": "batch_size"}
+
+
+def what_mattered(tried: Sequence[Mapping[str, Any]], *, metric: str, higher_is_better: bool,
+                  thresholds: RegularizeThresholds) -> dict[str, str]:
+    """What step-4 candidates varied (their rows' "varies": configuration fields and `knob:NAME`) when they moved
+    the validation score past the noise margin, either way, with why. Read from step 4's own table, so that
+    `nnrecipe tune` on a run folder finds the same in its result.json.
+
+    Each candidate was measured against the best configuration at the time it ran: the baseline, or the last
+    candidate that was kept.
+    """
+    key = f"val_{metric}"
+    best: float | None = None
+    found: dict[str, str] = {}
+    for row in tried:
+        value = row.get(key)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            continue
+        if best is None:  # the baseline
+            best = float(value)
+            continue
+        name = str(row.get("change", "")).removesuffix(f" ({ONE_CYCLE})")  # a re-test under the final schedule counts
+        moved = (improves(value, best, higher_is_better=higher_is_better, thresholds=thresholds)
+                 or improves(best, value, higher_is_better=higher_is_better, thresholds=thresholds))
+        for field_name in row.get("varies", [_VARIES[name]] if name in _VARIES else []) if moved else ():
+            found.setdefault(str(field_name), f"step 4: {name} moved val {metric} {best:.4g} -> {value:.4g}")
+        if row.get("kept"):
+            best = float(value)
+    return found

@@ -14,12 +14,12 @@ from torch import nn
 
 from nnrecipe.experiment import Experiment
 
-#: the data kinds (a built-in's meta["kind"]) whose inputs have a resolution: signals (..., L), images (..., H, W)
+#: the data kinds (Experiment.kind) whose inputs have a resolution: signals (..., L), images (..., H, W)
 KINDS = ("signal", "image")
 
 
 def resolution_applies(exp: Experiment) -> bool:
-    return exp.meta.get("kind") in KINDS
+    return exp.kind in KINDS
 
 
 def reduce_resolution(x: torch.Tensor, factor: int, *, kind: str) -> torch.Tensor:

@@ -24,16 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnrecipe.engine.data import Batch, loss_fn
+from nnrecipe.engine.ensemble import Ensemble
 from nnrecipe.engine.loop import evaluate
 from nnrecipe.engine.outputs import forward
 from nnrecipe.experiment import Experiment
-from nnrecipe.loading import Ensemble, choose, save_model
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.context import RunContext, Settled, StepOutcome
+from nnrecipe.steps.final_models import choose, save_model
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
-from nnrecipe.steps.state import RunState
 from nnrecipe.steps.training import build_model, selection_metric, train_config
-from nnrecipe.steps.tune import NOISE, TuneOutcome
+from nnrecipe.steps.tune import NOISE, TuneFindings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,32 +103,30 @@ class Member:
 # -- the ensemble
 
 
-def ensemble_members(state: RunState, outcome: TuneOutcome | None, *, k: int,
+def ensemble_members(run: RunContext, tuned: TuneFindings | None, best_config: TrainingConfig | None, *, k: int,
                      settings: EnsembleSettings = ENSEMBLE) -> list[Member]:
     """The k best completed trials that score close to the best one (trained again here when their weights are
     on another machine), topped up with more seeds of the best configuration."""
     members: list[Member] = []
-    ranked = outcome.ranked() if outcome is not None else []
-    if ranked:
-        higher = outcome.definition.higher_is_better  # type: ignore[union-attr]
-        best_value = float(ranked[0].value)  # type: ignore[arg-type]
-        ranked = [t for t in ranked if close_to_best(t.value, best_value, higher_is_better=higher, settings=settings)]
+    ranked = list(tuned.ranked) if tuned is not None else []
+    if tuned is not None and ranked:
+        best_value = float(ranked[0].value)
+        ranked = [t for t in ranked if close_to_best(t.value, best_value, higher_is_better=tuned.higher_is_better,
+                                                     settings=settings)]
     for trial in ranked[:k]:
-        cfg = TrainingConfig.from_dict(trial.user_attrs["config"])
-        seed = int(trial.user_attrs["seed"])
-        kept = outcome.model(trial, state.experiment, device=state.device) if outcome is not None else None
+        kept = tuned.model(trial, run.experiment, device=run.device) if tuned is not None else None
         if kept is not None:
             model = kept
-            val = evaluate(model, state.experiment.val, state.experiment, device=state.device)
+            val = evaluate(model, run.experiment.val, run.experiment, device=run.device)
         else:
-            model, val = _train_unit(state, f"squeeze/trial-{trial.number}", cfg, seed=seed,
-                                     label=f"trial {trial.number} (trained elsewhere): {cfg.describe()}")
-        members.append(Member(f"trial {trial.number}", cfg, seed, model, val))
-    best = members[0].config if members else state.config
+            model, val = _train_unit(run, f"squeeze/trial-{trial.number}", trial.config, seed=trial.seed,
+                                     label=f"trial {trial.number} (trained elsewhere): {trial.config.describe()}")
+        members.append(Member(f"trial {trial.number}", trial.config, trial.seed, model, val))
+    best = members[0].config if members else best_config
     assert best is not None, "squeeze needs a configuration from step 4 or 5"
     for i in range(len(members), k):
-        seed = state.ctx.derive("squeeze-seed", i)
-        model, val = _train_unit(state, f"squeeze/seed-{i}", best, seed=seed, label=f"seed {i}: {best.describe()}")
+        seed = run.ctx.derive("squeeze-seed", i)
+        model, val = _train_unit(run, f"squeeze/seed-{i}", best, seed=seed, label=f"seed {i}: {best.describe()}")
         members.append(Member(f"best configuration, seed {i}", best, seed, model, val))
     return members
 
@@ -169,60 +168,61 @@ class DistillStep:
         return loss
 
 
-def distill(state: RunState, teacher: nn.Module, cfg: TrainingConfig, *,
+def distill(run: RunContext, teacher: nn.Module, cfg: TrainingConfig, *,
             settings: DistillSettings = DISTILL) -> tuple[nn.Module, dict[str, float]]:
     """A model of `cfg`'s size taught by `teacher` (a user's own `train_step` is replaced for this training)."""
-    exp = state.experiment.replace(train_step=DistillStep(teacher, state.experiment, settings))
+    exp = run.experiment.replace(train_step=DistillStep(teacher, run.experiment, settings))
     # the teacher's soft targets take the place of label smoothing, which would smooth the true labels again
     cfg = cfg.replace(label_smoothing=0.0)
-    return _train_unit(state, "squeeze/distilled", cfg, seed=state.ctx.derive("squeeze-distill"),
+    return _train_unit(run, "squeeze/distilled", cfg, seed=run.ctx.derive("squeeze-distill"),
                        label=f"distilled: {cfg.describe()}", exp=exp)
 
 
 # -- one resumable training (the run folder's journal, like steps 3 and 4, but with its own seed)
 
 
-def _train_unit(state: RunState, key: str, cfg: TrainingConfig, *, seed: int, label: str,
+def _train_unit(run: RunContext, key: str, cfg: TrainingConfig, *, seed: int, label: str,
                 exp: Experiment | None = None) -> tuple[nn.Module, dict[str, float]]:
-    exp = exp or state.experiment
-    done = state.journal.done(key)
-    model = build_model(exp, cfg, device=state.device, seed=seed)
+    exp = exp or run.experiment
+    done = run.journal.done(key)
+    model = build_model(exp, cfg, device=run.device, seed=seed)
     if done is not None:
-        model.load_state_dict(state.journal.saved(key)["model"])
+        model.load_state_dict(run.journal.saved(key)["model"])
         return model, dict(done["val"])
-    shown = state.progress.training(label, cfg.epochs)
-    trained = train_config(exp, cfg, device=state.device, seed=seed, callbacks=[shown] if shown else [],
-                           checkpoint=state.journal.partial(key))
-    state.journal.finish(key, {"key": key, "config": cfg.to_dict(), "val": trained.val, "seed": seed,
+    shown = run.progress.training(label, cfg.epochs)
+    trained = train_config(exp, cfg, device=run.device, seed=seed, callbacks=[shown] if shown else [],
+                           checkpoint=run.journal.partial(key))
+    run.journal.finish(key, {"key": key, "config": cfg.to_dict(), "val": trained.val, "seed": seed,
                                "best_epoch": trained.best_epoch, "epochs_run": trained.epochs_run,
                                "records": trained.records}, model_state=trained.model.state_dict())
     return trained.model, dict(trained.val)
 
 
-def _unit_records(state: RunState, key: str) -> list[dict[str, Any]]:
-    done = state.journal.done(key)
+def _unit_records(run: RunContext, key: str) -> list[dict[str, Any]]:
+    done = run.journal.done(key)
     return list(done.get("records", [])) if done else []
 
 
 # -- the step
 
 
-def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = NOISE,
-                distill_settings: DistillSettings = DISTILL) -> StepResult:
-    exp = state.experiment
-    budget = SQUEEZE_BUDGETS[state.ctx.budget]
+def run_squeeze(run: RunContext, settled: Settled, *, tuned: TuneFindings | None = None,
+                step4: nn.Module | None = None, thresholds: RegularizeThresholds = NOISE,
+                distill_settings: DistillSettings = DISTILL) -> StepOutcome[None]:
+    """Step 6 from the trials step 5 found (or seeds of the settled configuration); `step4` is the model step 4
+    ended with, scored beside the squeezed ones."""
+    exp = run.experiment
+    budget = SQUEEZE_BUDGETS[run.budget]
     metric, higher = selection_metric(exp)
-    outcome = state.artifacts.get("tune")
-    members = ensemble_members(state, outcome if isinstance(outcome, TuneOutcome) else None,
-                               k=budget.ensemble_size)
+    members = ensemble_members(run, tuned, settled.config, k=budget.ensemble_size)
     best = members[0]
-    ensemble = Ensemble([m.model for m in members], task=exp.task).to(state.device)
-    student, _ = distill(state, ensemble, best.config, settings=distill_settings)
+    ensemble = Ensemble([m.model for m in members], task=exp.task).to(run.device)
+    student, _ = distill(run, ensemble, best.config, settings=distill_settings)
     longer_cfg = best.config.replace(epochs=math.ceil(best.config.epochs * budget.longer_factor),
                                      patience=budget.longer_patience)
-    longer, _ = _train_unit(state, "squeeze/longer", longer_cfg, seed=best.seed,
+    longer, _ = _train_unit(run, "squeeze/longer", longer_cfg, seed=best.seed,
                             label=f"trained longer: {longer_cfg.describe()}")
-    candidates: dict[str, tuple[nn.Module, list[tuple[TrainingConfig, nn.Module]], str]] = {
+    candidates: dict[str, Candidate] = {
         "ensemble": (ensemble, [(m.config, m.model) for m in members],
                      f"average of {len(members)}: " + ", ".join(m.label for m in members)),
         "distilled": (student, [(best.config, student)], f"one model of {best.label}'s size taught by the ensemble"),
@@ -230,33 +230,45 @@ def run_squeeze(state: RunState, *, thresholds: RegularizeThresholds = NOISE,
                    f"epochs with early stopping"),
         "best": (best.model, [(best.config, best.model)], f"{best.label}: {best.config.describe()}"),
     }
-    table = _score_table(state, candidates, previous=state.models.get("regularize"))
+    table = _score_table(run, candidates, previous=step4)
     chosen = choose_final(table, metric=metric, higher_is_better=higher, thresholds=thresholds)
-    state.model = candidates[chosen][0]
     chosen_members = candidates[chosen][1]
+    _save_all(run, candidates, table, chosen)
+    longer_records = _unit_records(run, "squeeze/longer")
     # The config that describes the final weights: the chosen model's own (an ensemble is described member by
     # member in final/; its run-level config stays the best member's).
-    state.config = chosen_members[0][0] if len(chosen_members) == 1 else best.config
-    if state.out_dir is not None:
-        for name, (_, saved_members, _) in candidates.items():
-            row = next(r for r in table if r["model"] == name)
-            save_model(state.out_dir, name, members=saved_members, exp=exp,
-                       scores={"val": row.get("val"), "test": row.get("test")})
-        choose(state.out_dir, chosen, table=table)
-    return _result(table, chosen, metric, members, longer_records=_unit_records(state, "squeeze/longer"))
+    return StepOutcome(_result(table, chosen, metric, members, longer_records=longer_records),
+                       model=candidates[chosen][0],
+                       config=chosen_members[0][0] if len(chosen_members) == 1 else best.config,
+                       pictures={"table": table, "histories": {"longer": longer_records}})
 
 
-def _score_table(state: RunState, candidates: dict[str, Any], *, previous: nn.Module | None) -> list[dict[str, Any]]:
+#: a squeezed model: the module, its members with their configurations (for final/), and what it is
+Candidate = tuple[nn.Module, list[tuple[TrainingConfig, nn.Module]], str]
+
+
+def _save_all(run: RunContext, candidates: dict[str, Candidate], table: list[dict[str, Any]], chosen: str) -> None:
+    """Every squeezed model in the run folder's final/, and which one the run chose."""
+    if run.out_dir is None:
+        return
+    for name, (_, saved_members, _) in candidates.items():
+        row = next(r for r in table if r["model"] == name)
+        save_model(run.out_dir, name, members=saved_members, exp=run.experiment,
+                   scores={"val": row.get("val"), "test": row.get("test")})
+    choose(run.out_dir, chosen, table=table)
+
+
+def _score_table(run: RunContext, candidates: dict[str, Any], *, previous: nn.Module | None) -> list[dict[str, Any]]:
     """Each model's validation scores and, only to report them, its test scores."""
-    exp = state.experiment
+    exp = run.experiment
     rows = []
     entries = ([("step 4", previous, "the model steps 3 and 4 settled on")] if previous is not None else [])
     entries += [(name, model, note) for name, (model, _, note) in candidates.items()]
     for name, model, note in entries:
         row: dict[str, Any] = {"model": name, "note": note, "params": sum(p.numel() for p in model.parameters()),
-                               "val": evaluate(model, exp.val, exp, device=state.device)}
+                               "val": evaluate(model, exp.val, exp, device=run.device)}
         if exp.test is not None:  # scored for the table; the choice below reads only "val"
-            row["test"] = evaluate(model, exp.test, exp, device=state.device)
+            row["test"] = evaluate(model, exp.test, exp, device=run.device)
         rows.append(row)
     return rows
 
@@ -289,5 +301,4 @@ def _result(table: list[dict[str, Any]], chosen: str, metric: str, members: list
     details = {"table": table, "chosen": chosen, "members": [{"label": m.label, "config": m.config.to_dict(),
                                                               "seed": m.seed, "val": m.val} for m in members],
                "longer_curve": longer_records}
-    return StepResult("squeeze", "pass", "; ".join(parts), details=details,
-                      artifacts={"table": table, "histories": {"longer": longer_records}})
+    return StepResult("squeeze", "pass", "; ".join(parts), details=details)

@@ -25,11 +25,11 @@ from torch import nn
 from nnrecipe import knobs
 from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.data import Batch, LossFn
-from nnrecipe.engine.loop import Callback, EpochRecord, History, evaluate, fit, standard_step
-from nnrecipe.engine.seeding import derive_seed, seeded
+from nnrecipe.engine.loop import Callback, EpochRecord, History, Optimization, evaluate, fit, standard_step
 from nnrecipe.engine.targets import ignore_index
 from nnrecipe.errors import UsageError
 from nnrecipe.experiment import Experiment
+from nnrecipe.seeding import derive_seed, seeded
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.resolution import KINDS as RESOLUTION_KINDS
 from nnrecipe.steps.resolution import ReducedResolution, resolution_applies
@@ -57,9 +57,9 @@ def model_factory(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Modul
         return factory
     if not resolution_applies(exp):
         raise UsageError(f"config {cfg.describe()!r} reduces the input resolution, which needs signal or image "
-                         f"inputs (meta['kind'] in {RESOLUTION_KINDS}), but this experiment's kind is "
-                         f"{exp.meta.get('kind')!r}")
-    factor, kind = max(1, round(1 / cfg.resolution)), str(exp.meta["kind"])
+                         f"inputs (kind in {RESOLUTION_KINDS}), but this experiment's kind is "
+                         f"{exp.kind!r}")
+    factor, kind = max(1, round(1 / cfg.resolution)), str(exp.kind)
     return lambda: ReducedResolution(factory(), factor, kind=kind)
 
 
@@ -75,7 +75,7 @@ def _architecture(exp: Experiment, cfg: TrainingConfig) -> Callable[[], nn.Modul
 
 
 def has_augmentation(exp: Experiment) -> bool:
-    return exp.augment is not None or exp.meta.get("batch_augment") is not None
+    return exp.augment is not None or exp.batch_augment is not None
 
 
 def build_model(exp: Experiment, cfg: TrainingConfig, *, device: torch.device, seed: int) -> nn.Module:
@@ -136,8 +136,8 @@ def train_config(
         run_exp = exp.replace(scheduler_interval="step") if sched is not None and exp.scheduler_interval != "step" else exp
         per_sample, batch_augment = _augmentation(exp, cfg)
         step = standard_step(smoothed_loss(exp, cfg.label_smoothing)) if cfg.label_smoothing else None
-        fit(model, run_exp, device=device, epochs=cfg.epochs, train=train, seed=seed,
-            optimizer=opt, scheduler=sched, augment=per_sample, batch_size=cfg.batch_size,
+        fit(model, run_exp, device=device, evaluate_on=run_exp.val, epochs=cfg.epochs, train=train, seed=seed,
+            optimization=Optimization(opt, sched), augment=per_sample, batch_size=cfg.batch_size,
             batch_augment=batch_augment, train_step=step, callbacks=[tracker, *callbacks], start_epoch=start_epoch)
     return tracker.result(model)
 
@@ -170,7 +170,7 @@ def _augmentation(exp: Experiment, cfg: TrainingConfig) -> tuple[bool, Any]:
         return False, None
     if exp.augment is not None:
         return True, None
-    return False, exp.meta.get("batch_augment")
+    return False, exp.batch_augment
 
 
 class _Tracker(Callback):

@@ -10,7 +10,7 @@ from torch import nn
 
 from nnrecipe.engine.loop import Callback
 from nnrecipe.steps.config import TrainingConfig
-from nnrecipe.steps.state import RunState
+from nnrecipe.steps.context import RunContext
 from nnrecipe.steps.training import FitTest, build_model, train_config
 
 
@@ -40,7 +40,7 @@ class UnitResult:
 
 
 def run_unit(
-    state: RunState,
+    run: RunContext,
     key: str,
     cfg: TrainingConfig,
     *,
@@ -53,28 +53,28 @@ def run_unit(
 
     `recorders` are report callbacks with a `key` and a `record()`; what they record is kept with the unit.
     """
-    done = state.journal.done(key)
+    done = run.journal.done(key)
     if done is not None:
         return UnitResult.from_dict(done)
     callbacks: list[Callback] = list(recorders)
-    shown = state.progress.training(label, cfg.epochs)
+    shown = run.progress.training(label, cfg.epochs)
     if shown is not None:
         callbacks.append(shown)
-    trained = train_config(state.experiment, cfg, device=state.device, seed=state.ctx.derive("train"), train=train,
-                           fit_test=fit_test, callbacks=callbacks, checkpoint=state.journal.partial(key))
+    trained = train_config(run.experiment, cfg, device=run.device, seed=run.ctx.derive("train"), train=train,
+                           fit_test=fit_test, callbacks=callbacks, checkpoint=run.journal.partial(key))
     result = UnitResult(key=key, config=cfg, val=trained.val, best_epoch=trained.best_epoch,
                         epochs_run=trained.epochs_run, train=trained.train, stopped_early=trained.stopped_early,
                         records=trained.records)
     extras = {r.key: r.record() for r in recorders if getattr(r, "key", None)}
     extras["final_history"] = trained.history  # the report's loss curves, should this unit be the final model
-    state.journal.finish(key, result.to_dict(), model_state=trained.model.state_dict(),
+    run.journal.finish(key, result.to_dict(), model_state=trained.model.state_dict(),
                          extras={k: v for k, v in extras.items() if v is not None})
     return result
 
 
-def load_unit(state: RunState, unit: UnitResult) -> tuple[nn.Module, dict[str, Any]]:
+def load_unit(run: RunContext, unit: UnitResult) -> tuple[nn.Module, dict[str, Any]]:
     """The kept model of a finished unit, rebuilt from its config, and what its recorders recorded."""
-    saved = state.journal.saved(unit.key)
-    model = build_model(state.experiment, unit.config, device=state.device, seed=state.ctx.derive("train"))
+    saved = run.journal.saved(unit.key)
+    model = build_model(run.experiment, unit.config, device=run.device, seed=run.ctx.derive("train"))
     model.load_state_dict(saved["model"])
     return model, dict(saved.get("extras") or {})

@@ -1,5 +1,6 @@
-"""The report's pictures: plain registries from a check id, a step id or a run artifact to the function
-that draws it. A new picture is its function plus one line here.
+"""The report's pictures: plain registries from a check id, a step id or a run figure key to the function
+that draws it. A new picture is its function plus one line here. What they draw comes from the `Pictures`
+beside the result (the result itself holds only the document's data).
 
 Checks and steps without an entry still show well: the page always prints their summary, fix and a table
 of their numbers; the picture is extra. A function that raises becomes a note (see `base.draw`).
@@ -13,13 +14,13 @@ from typing import Any
 
 from nnrecipe.report.figures import data, errors, inputs, look, skeleton, steps, training
 from nnrecipe.report.figures.base import Picture, Table, draw
-from nnrecipe.results import CheckResult, RunResult, StepResult
+from nnrecipe.results import CheckResult, Pictures, RunResult, StepResult
 
 __all__ = ["CHECK_FIGURES", "RUN_FIGURES", "STEP_FIGURES", "Picture", "RunFigure", "Table", "check_picture",
            "page_artifacts", "run_pictures", "step_picture"]
 
-#: check id -> fn(CheckResult) -> Figure | Table | None
-CHECK_FIGURES: dict[str, Callable[[CheckResult], Any]] = {
+#: check id -> fn(CheckResult, material) -> Figure | Table | None, drawn from the check's `Pictures.checks` material
+CHECK_FIGURES: dict[str, Callable[[CheckResult, Mapping[str, Any]], Any]] = {
     # step 1: become one with the data
     "corrupt": data.corrupt,
     "class-balance": data.class_balance,
@@ -37,8 +38,9 @@ CHECK_FIGURES: dict[str, Callable[[CheckResult], Any]] = {
     "loss-decreases": skeleton.loss_decreases,
 }
 
-#: step id (StepResult.step) -> fn(StepResult) -> Figure | Table | None, drawn from the step's artifacts
-STEP_FIGURES: dict[str, Callable[[StepResult], Any]] = {
+#: step id (StepResult.step) -> fn(StepResult, material) -> Figure | Table | None, drawn from the step's
+#: `Pictures.steps` material (or its details, which hold the same rows)
+STEP_FIGURES: dict[str, Callable[[StepResult, Mapping[str, Any]], Any]] = {
     "overfit": steps.overfit,  # the ablation ladder
     "regularize": steps.regularize,  # the learning curve and the changes tried
     "tune": steps.tune,  # score against trials, parameter importance
@@ -48,7 +50,7 @@ STEP_FIGURES: dict[str, Callable[[StepResult], Any]] = {
 
 @dataclass(frozen=True)
 class RunFigure:
-    """A picture of one run artifact (RunResult.artifacts[artifact]), shown in the section of `stage`."""
+    """A picture of one piece of the run's material (`Pictures.run[artifact]`), shown in the section of `stage`."""
 
     artifact: str
     title: str
@@ -106,30 +108,33 @@ RUN_FIGURES: tuple[RunFigure, ...] = (
 )
 
 
-def check_picture(check: CheckResult) -> Picture | None:
+def check_picture(check: CheckResult, material: Mapping[str, Any]) -> Picture | None:
+    """The picture of one check, drawn from its material (`Pictures.check(check.id)`)."""
     fn = CHECK_FIGURES.get(check.id)
     if fn is None or check.status in ("skip", "error"):
         return None
-    return draw(check.id, fn, check)
+    return draw(check.id, fn, check, material)
 
 
-def step_picture(step: StepResult) -> Picture | None:
+def step_picture(step: StepResult, material: Mapping[str, Any]) -> Picture | None:
+    """The picture of one step, drawn from its material (`Pictures.step(step.step)`) or else its details."""
     fn = STEP_FIGURES.get(step.step)
-    return draw(step.step, fn, step) if fn is not None else None
+    return draw(step.step, fn, step, material) if fn is not None else None
 
 
-def page_artifacts(result: RunResult) -> Mapping[str, Any]:
-    """The run's artifacts, plus any a check caught under a run figure's name that the run lacks: `check` runs
+def page_artifacts(result: RunResult, pictures: Pictures) -> Mapping[str, Any]:
+    """The run's material, plus any a check caught under a run figure's name that the run lacks: `check` runs
     no final training, so its "what goes into the net" is the batch the checks' short run saw (loss-decreases
     carries it)."""
     names = {f.artifact for f in RUN_FIGURES}
-    lent = {key: value for c in result.checks for key, value in c.artifacts.items()
+    lent = {key: value for c in result.checks for key, value in pictures.check(c.id).items()
             if key in names and value is not None}
-    return {**lent, **result.artifacts}
+    return {**lent, **pictures.run}
 
 
 def run_pictures(artifacts: Mapping[str, Any], stage: str) -> list[tuple[RunFigure, Picture]]:
-    """The pictures of a section drawn from the run's artifacts, in registry order; absent ones left out."""
+    """The pictures of a section drawn from the run's material (`page_artifacts`), in registry order; absent
+    ones left out."""
     out = []
     for figure in RUN_FIGURES:
         if figure.stage != stage or artifacts.get(figure.artifact) is None:

@@ -77,9 +77,9 @@ def _where(sample: Mapping[str, Any]) -> str:
     return f"{sample.get('split', '?')}[{sample.get('index', '?')}]"
 
 
-def pairs(check: CheckResult) -> Any:
+def pairs(check: CheckResult, material: Mapping[str, Any]) -> Any:
     """Flagged pairs side by side (duplicates, near duplicates, leakage across splits, label conflicts)."""
-    found = list(check.artifacts.get("pairs") or [])
+    found = list(material.get("pairs") or [])
     if not found:
         return None
     samples: list[tuple[Any, str]] = []
@@ -89,13 +89,13 @@ def pairs(check: CheckResult) -> Any:
     return _grid(samples, cols=4)  # two pairs a row, each pair side by side
 
 
-def class_balance(check: CheckResult) -> Any:
-    counts = check.artifacts.get("counts") or {}
+def class_balance(check: CheckResult, material: Mapping[str, Any]) -> Any:
+    counts = material.get("counts") or {}
     if not counts:
         return None
     splits = list(counts)
     width = max(len(np.asarray(counts[s])) for s in splits)
-    names = label_names(check.artifacts.get("class_names"), width)
+    names = label_names(material.get("class_names"), width)
     fig = new_figure(height=2.8)
     ax = fig.subplots()
     ids = np.arange(width)
@@ -111,8 +111,8 @@ def class_balance(check: CheckResult) -> Any:
     return fig
 
 
-def label_issues(check: CheckResult) -> Any:
-    found = list(check.artifacts.get("candidates") or [])
+def label_issues(check: CheckResult, material: Mapping[str, Any]) -> Any:
+    found = list(material.get("candidates") or [])
     if not found:
         return None
     samples = [(c.get("input"), f"{_where(c.get('sample', {}))}\ngiven {c.get('given')}, model {c.get('predicted')}")
@@ -120,17 +120,17 @@ def label_issues(check: CheckResult) -> Any:
     return _grid(samples, cols=6, cell=1.3)
 
 
-def corrupt(check: CheckResult) -> Any:
-    found = list(check.artifacts.get("constant") or [])
+def corrupt(check: CheckResult, material: Mapping[str, Any]) -> Any:
+    found = list(material.get("constant") or [])
     if not found:
         return None
     return _grid([(c.get("input"), f"constant {_where(c.get('sample', {}))}") for c in found], cols=4)
 
 
-def outliers(check: CheckResult) -> Any:
+def outliers(check: CheckResult, material: Mapping[str, Any]) -> Any:
     """Each property's histogram over all samples, and the samples at both ends."""
-    histograms: Mapping[str, Any] = check.artifacts.get("histograms") or {}
-    extremes: Mapping[str, Any] = check.artifacts.get("extremes") or {}
+    histograms: Mapping[str, Any] = material.get("histograms") or {}
+    extremes: Mapping[str, Any] = material.get("extremes") or {}
     # Properties that vary: a histogram with one filled bin (every image 8 pixels high) shows nothing.
     names = [n for n in histograms if np.count_nonzero(np.asarray(histograms[n][0])) > 1]
     if not names:
@@ -154,9 +154,8 @@ def outliers(check: CheckResult) -> Any:
     return fig
 
 
-def input_stats(check: CheckResult) -> Any:
-    art = check.artifacts
-    mean, std = as_array(art.get("mean")), as_array(art.get("std"))
+def input_stats(check: CheckResult, material: Mapping[str, Any]) -> Any:
+    mean, std = as_array(material.get("mean")), as_array(material.get("std"))
     if mean is None or std is None:
         return None
     mean, std = mean.ravel(), std.ravel()
@@ -167,19 +166,19 @@ def input_stats(check: CheckResult) -> Any:
     idx = np.arange(len(mean))
     ax.plot(idx, mean, color="#0969da", label="mean", lw=1.2)
     ax.fill_between(idx, mean - std, mean + std, color="#0969da", alpha=0.2, label="mean ± std")
-    low, high = as_array(art.get("low")), as_array(art.get("high"))
+    low, high = as_array(material.get("low")), as_array(material.get("high"))
     if low is not None and high is not None and low.size == mean.size:
         ax.plot(idx, low.ravel(), color="#6e7781", lw=0.8, ls=":", label="low / high")
         ax.plot(idx, high.ravel(), color="#6e7781", lw=0.8, ls=":")
     ax.axhline(0, color="#1f2328", lw=0.6)
-    ax.set(xlabel="channel" if art.get("per_channel") else "feature", ylabel="value (training split)",
+    ax.set(xlabel="channel" if material.get("per_channel") else "feature", ylabel="value (training split)",
            title="per-feature statistics of the training inputs")
     ax.legend()
     return fig
 
 
-def fractions_table(check: CheckResult) -> Table | None:
-    fractions = check.artifacts.get("fractions") or {}
+def fractions_table(check: CheckResult, material: Mapping[str, Any]) -> Table | None:
+    fractions = material.get("fractions") or {}
     if not fractions:
         return None
     return Table(["relation", "share of positions"], [[k, f"{float(v):.1%}"] for k, v in fractions.items()])

@@ -1,17 +1,18 @@
 """Exactly what goes into the net: the captured input batch decoded back by its kind of data.
 
-The kind comes from the experiment (`meta["kind"]`: image, signal, table, text); when it is not given it is
+The kind comes from the experiment (`Experiment.kind`: image, signal, table, text); when it is not given it is
 guessed from the tensor's shape and dtype. Images are shown on the batch's own value range (not each
 image stretched to its own), so a wrongly scaled or clipped input looks wrong.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from nnrecipe.engine.tokens import decode
 from nnrecipe.report.figures.base import Table, label_names, new_figure
 
 #: samples drawn in the picture
@@ -122,18 +123,6 @@ def _table(x: np.ndarray, labels: list[str] | None) -> Table:
         cells += [labels[i]] if labels is not None else []
         rows.append(cells)
     return Table(columns, rows, caption=f"the first {len(rows)} rows of the batch, as the model receives them")
-
-
-def decode(ids: Sequence[int] | np.ndarray, vocab: Any) -> str:
-    """Token ids to text with the experiment's vocabulary (a string of characters, a list, or a dict either
-    way round); ids without a vocabulary are shown as numbers."""
-    if vocab is None:
-        return " ".join(str(int(i)) for i in ids)
-    if isinstance(vocab, Mapping):
-        first = next(iter(vocab), None)
-        lookup = {int(v): str(k) for k, v in vocab.items()} if isinstance(first, str) else {int(k): str(v) for k, v in vocab.items()}
-        return "".join(lookup.get(int(i), "�") for i in ids)
-    return "".join(str(vocab[int(i)]) if 0 <= int(i) < len(vocab) else "�" for i in ids)
 
 
 def _text(x: np.ndarray, vocab: Any, labels: list[str] | None) -> Table:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ from nnrecipe.report.figures.base import log_scale_if_positive, new_figure, smoo
 from nnrecipe.results import CheckResult
 
 
-def init_loss(check: CheckResult) -> Any:
+def init_loss(check: CheckResult, material: Mapping[str, Any]) -> Any:
     """Predicted class distribution at init against the data prior; the loss against its theoretical range."""
     ev = check.evidence
     if "measured" not in ev:
@@ -50,21 +50,20 @@ def _loss_range(ax: Any, ev: Any) -> None:
     ax.legend(loc="lower center")
 
 
-def overfit_one_batch(check: CheckResult) -> Any:
+def overfit_one_batch(check: CheckResult, material: Mapping[str, Any]) -> Any:
     """Labels and predictions in one plot, at the start and at the end; the loss on the batch."""
-    art = check.artifacts
-    if "labels" not in art or "predictions_end" not in art:
+    if "labels" not in material or "predictions_end" not in material:
         return None
     task = check.evidence.get("task", "classification")
     fig = new_figure(height=2.9)
     ax_start, ax_end, ax_loss = fig.subplots(1, 3, width_ratios=[1, 1, 1.1])
     for ax, key, when in ((ax_start, "predictions_start", "at the start"), (ax_end, "predictions_end", "at the end")):
         if task == "sequence":
-            _token_matches(ax, art["labels"], art.get(key), when)
+            _token_matches(ax, material["labels"], material.get(key), when)
         else:
-            _labels_and_predictions(ax, art["labels"], art.get(key), when, regression=task == "regression")
-    curve = art.get("loss_curve") or []
-    every = art.get("check_every", 1)
+            _labels_and_predictions(ax, material["labels"], material.get(key), when, regression=task == "regression")
+    curve = material.get("loss_curve") or []
+    every = material.get("check_every", 1)
     ax_loss.plot(np.arange(len(curve)) * every, curve, "-o", ms=3, color="#cf222e")
     log_scale_if_positive(ax_loss, curve)
     ax_loss.set(xlabel="step", ylabel="loss on the batch", title="loss while overfitting")
@@ -102,12 +101,12 @@ def _token_matches(ax: Any, labels: Sequence[Any], predictions: Sequence[Any] | 
     ax.grid(False)
 
 
-def loss_decreases(check: CheckResult) -> Any:
+def loss_decreases(check: CheckResult, material: Mapping[str, Any]) -> Any:
     """The loss at every step of the short run (and its moving average), the learning rate below it."""
-    losses = check.artifacts.get("step_losses")
+    losses = material.get("step_losses")
     if not losses:
         return None
-    lrs = check.artifacts.get("step_lrs") or []
+    lrs = material.get("step_lrs") or []
     fig = new_figure(height=3.2)
     ax, ax_lr = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     steps = np.arange(len(losses))

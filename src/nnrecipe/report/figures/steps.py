@@ -1,9 +1,9 @@
-"""Pictures of recipe steps 3-6, drawn from each StepResult's artifacts (the same rows as its details):
-the ablation ladder, the learning curve and the regularizers tried, the tuning history and parameter
+"""Pictures of recipe steps 3-6, drawn from each step's material in `Pictures.steps` (the same rows as its
+details): the ablation ladder, the learning curve and the regularizers tried, the tuning history and parameter
 importance, and what squeezing gained (ensemble, distillation, training longer).
 
 Each function reads its material with `_material`, which falls back to the step's details: a result read
-back from JSON has no artifacts but the same rows.
+back from JSON has no pictures but the same rows.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from nnrecipe.results import StepResult
 GOOD, BAD, PLAIN, MUTED, ACCENT = STATUS_COLORS["pass"], STATUS_COLORS["fail"], "#0969da", "#8c959f", "#8250df"
 
 
-def _material(step: StepResult, key: str) -> Any:
-    value = step.artifacts.get(key)
+def _material(step: StepResult, material: Mapping[str, Any], key: str) -> Any:
+    value = material.get(key)
     return value if value is not None else step.details.get(key)
 
 
@@ -52,9 +52,9 @@ def _zoom(ax: Any, values: Sequence[float], *, axis: str = "y") -> None:
 # -- step 3: overfit
 
 
-def overfit(step: StepResult) -> Any:
+def overfit(step: StepResult, material: Mapping[str, Any]) -> Any:
     """Training loss and validation score per rung of the ablation ladder; fit and flagged rungs marked."""
-    rows = [r for r in _material(step, "ladder") or [] if isinstance(r, Mapping)]
+    rows = [r for r in _material(step, material, "ladder") or [] if isinstance(r, Mapping)]
     if not rows:
         return None
     metric = _val_metric(rows[0])
@@ -86,10 +86,10 @@ def overfit(step: StepResult) -> Any:
 # -- step 4: regularize
 
 
-def regularize(step: StepResult) -> Any:
+def regularize(step: StepResult, material: Mapping[str, Any]) -> Any:
     """The learning curve with its power law carried to more data, and the changes tried against the baseline."""
-    curve = _material(step, "learning_curve")
-    tried = [r for r in _material(step, "tried") or [] if isinstance(r, Mapping)]
+    curve = _material(step, material, "learning_curve")
+    tried = [r for r in _material(step, material, "tried") or [] if isinstance(r, Mapping)]
     has_curve = isinstance(curve, Mapping) and bool(curve.get("points"))
     if not has_curve and not tried:
         return None
@@ -152,10 +152,10 @@ def _candidates(ax: Any, tried: Sequence[Mapping[str, Any]]) -> None:
 # -- step 5: tune
 
 
-def tune(step: StepResult) -> Any:
+def tune(step: StepResult, material: Mapping[str, Any]) -> Any:
     """The score of every finished trial with the best so far, and the parameters' importance."""
-    curve = [p for p in _material(step, "curve") or [] if isinstance(p, Mapping)]
-    trials = {r.get("trial"): r for r in _material(step, "trials") or [] if isinstance(r, Mapping)}
+    curve = [p for p in _material(step, material, "curve") or [] if isinstance(p, Mapping)]
+    trials = {r.get("trial"): r for r in _material(step, material, "trials") or [] if isinstance(r, Mapping)}
     if not curve:
         return None
     metric = str(step.details.get("metric", "score"))
@@ -175,7 +175,7 @@ def tune(step: StepResult) -> Any:
     ax_curve.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_curve.set(xlabel="trials finished", ylabel=f"val {metric}", title="score against trials")
     ax_curve.legend(loc="best")
-    _importance(ax_imp, _material(step, "importance"))
+    _importance(ax_imp, _material(step, material, "importance"))
     return fig
 
 
@@ -200,9 +200,9 @@ def _importance(ax: Any, importance: Any) -> None:
 SQUEEZE_ORDER = ("step 4", "best", "ensemble", "distilled", "longer")
 
 
-def squeeze(step: StepResult) -> Any:
+def squeeze(step: StepResult, material: Mapping[str, Any]) -> Any:
     """Single best against ensemble and distilled model (validation and test), and the train-longer curve."""
-    table = [r for r in _material(step, "table") or [] if isinstance(r, Mapping) and isinstance(r.get("val"), Mapping)]
+    table = [r for r in _material(step, material, "table") or [] if isinstance(r, Mapping) and isinstance(r.get("val"), Mapping)]
     longer = [r for r in step.details.get("longer_curve") or [] if isinstance(r, Mapping)]
     if not table:
         return None
