@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nnrecipe.audit.context import profile_of
-from nnrecipe.audit.profile import fetch
+from nnrecipe.audit.profile import inputs_of
 
 #: classes shown (the first ones by id; the page says how many were left out)
 MAX_CLASSES = 10
@@ -109,7 +109,7 @@ def _extremes(profile: Any, classes: list[int] | None) -> list[dict[str, Any]]:
             if not len(rows):
                 continue
             low, high = int(rows[np.argmin(values[rows])]), int(rows[np.argmax(values[rows])])
-            low_in, high_in = _inputs(profile, [low, high])
+            low_in, high_in = inputs_of(profile, [low, high])
             groups.append({"label": label, "class": klass,
                            "low": {**profile.describe(low), "value": float(values[low]), "input": low_in},
                            "high": {**profile.describe(high), "value": float(values[high]), "input": high_in}})
@@ -122,13 +122,3 @@ def _groups(profile: Any, classes: list[int] | None,
     if classes is None:
         return [("all samples", None, np.ones(len(profile.target), bool))]
     return [(str(c), c, labelled & (profile.target.astype(np.int64) == c)) for c in classes]
-
-
-def _inputs(profile: Any, rows: list[int]) -> list[Any]:
-    """The inputs of the given profile rows (None where the source cannot seek), one random access each."""
-    out: list[Any] = []
-    for row in rows:
-        split = profile.split_names[int(profile.split_of[row])]
-        got = fetch(profile.data, split, [int(profile.index[row])])
-        out.append(got[0] if got else None)
-    return out

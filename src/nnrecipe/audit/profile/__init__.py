@@ -18,7 +18,7 @@ and `SplitProfile`), `build` (`build_profile`, the pass). This module re-exports
 
 from nnrecipe.audit.profile.accumulators import KEEP, TOP, Capped, Extremes, Moments, Reservoir
 from nnrecipe.audit.profile.build import RESERVOIR, build_profile
-from nnrecipe.audit.profile.core import NEAR_RMS, SKETCH, Profile, SplitProfile, fetch
+from nnrecipe.audit.profile.core import NEAR_RMS, SKETCH, Profile, SplitProfile, fetch, inputs_of
 from nnrecipe.audit.profile.features import FEATURE_SIDE, MAX_FEATURES, PICTURE_SIDE, channels_last
 
 __all__ = [
@@ -39,4 +39,5 @@ __all__ = [
     "build_profile",
     "channels_last",
     "fetch",
+    "inputs_of",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,3 +137,13 @@ def fetch(data: AuditData, split: str, positions: list[int]) -> list[Any] | None
     if source is None or source.fetch is None:
         return None
     return source.fetch(positions)
+
+
+def inputs_of(profile: Profile, rows: Sequence[int] | np.ndarray) -> list[Any]:
+    """The inputs of the given profile rows (None where the source cannot seek), one random access each."""
+    out: list[Any] = []
+    for row in rows:
+        split = profile.split_names[int(profile.split_of[row])]
+        got = fetch(profile.data, split, [int(profile.index[row])])
+        out.append(got[0] if got else None)
+    return out

@@ -8,7 +8,7 @@ import numpy as np
 
 from nnrecipe.audit.context import audit_context
 from nnrecipe.audit.context import profile_of as _profile_of
-from nnrecipe.audit.profile import Profile, fetch
+from nnrecipe.audit.profile import Profile, inputs_of
 from nnrecipe.checks.context import DataContext
 
 #: at most this many offending samples are named in the evidence (counts are always exact)
@@ -43,12 +43,7 @@ def task_of(ctx: DataContext) -> str:
 
 def pictures(profile: Profile, rows: list[int] | np.ndarray) -> list[Any]:
     """The inputs of the given profile rows (None where the source cannot seek), one random access each."""
-    out: list[Any] = []
-    for row in rows:
-        split = profile.split_names[int(profile.split_of[row])]
-        got = fetch(profile.data, split, [int(profile.index[row])])
-        out.append(got[0] if got else None)
-    return out
+    return inputs_of(profile, rows)
 
 
 def pair_pictures(profile: Profile, a: np.ndarray, b: np.ndarray) -> list[Pair]:
