@@ -41,10 +41,9 @@ TESTS = Path(__file__).resolve().parents[1]
 
 #: check id -> (a broken setup it warns or fails on, a correct setup it passes): "zoo/<spec>" and
 #: "realcode/<spec>" are spec files under tests/, "toy.<name>" an experiment of tests/toy.py. The cheapest that
-#: show it. None: nothing in the zoo makes the check warn or fail (its judge is covered by
-#: tests/checks/test_data_judges.py and its measurement by tests/audit). Some catches are the data's own
-#: property, not the spec's planted bug (marked "the data's"): still the check seen to speak on real data.
-WORKS_BOTH_WAYS: dict[str, tuple[str | None, str]] = {
+#: show it. Some catches are the data's own property, not the spec's planted bug (marked "the data's"): still
+#: the check seen to speak on real data.
+WORKS_BOTH_WAYS: dict[str, tuple[str, str]] = {
     # step 1: data
     "corrupt": ("zoo/broken_nan_inputs", "toy.classification"),
     "class-balance": ("realcode/broken_iris_unshuffled_split", "toy.classification"),
@@ -53,9 +52,9 @@ WORKS_BOTH_WAYS: dict[str, tuple[str | None, str]] = {
     "near-duplicates": ("zoo/broken_imbalanced_uniform_init", "toy.classification"),  # the data's: digits look-alikes
     "label-conflicts": ("zoo/broken_labels_shuffled", "toy.classification"),
     "input-stats": ("realcode/broken_iris_unshuffled_split", "toy.classification"),  # val sorted apart: shifted
-    "outliers": (None, "toy.classification"),
-    "label-issues": (None, "toy.classification"),
-    "target-leakage": (None, "toy.classification"),
+    "outliers": ("zoo/broken_rows_in_other_units", "toy.classification"),
+    "label-issues": ("zoo/broken_labels_noisy", "toy.classification"),
+    "target-leakage": ("zoo/broken_target_in_inputs", "toy.classification"),
     "sequence-alignment": ("zoo/broken_off_by_one_targets", "toy.sequence"),
     "vocab-coverage": ("realcode/broken_word_lstm_not_batch_first", "toy.sequence"),  # the data's: rare val words
     # step 2: skeleton
@@ -78,7 +77,7 @@ WORKS_BOTH_WAYS: dict[str, tuple[str | None, str]] = {
     "augment-consistency": ("zoo/broken_augment_breaks_labels", "zoo/correct_augment_flips_labels"),
     "capacity": ("zoo/broken_model_ignores_input", "toy.classification"),
     "gradient-health": ("zoo/broken_nan_inputs", "toy.classification"),
-    "human-baseline": (None, "zoo/correct_human_labels"),
+    "human-baseline": ("zoo/broken_human_labels_disagree", "zoo/correct_human_labels"),
 }
 
 
@@ -90,17 +89,15 @@ def _checked(check_id: str, setup: str) -> nr.CheckResult:
 def test_every_data_and_skeleton_check_has_a_broken_and_a_correct_setup() -> None:
     assert list(WORKS_BOTH_WAYS) == [cid for cid, cls in CHECKS.items() if cls.stage in ("data", "skeleton")]
     for broken, correct in WORKS_BOTH_WAYS.values():
-        assert broken is None or broken.split("/")[1].startswith("broken_")
+        assert broken.split("/")[1].startswith("broken_")
         assert correct.startswith("toy.") or correct.split("/")[1].startswith("correct_")
-        assert all((TESTS / f"{s}.py").is_file() for s in (broken, correct) if s and not s.startswith("toy."))
+        assert all((TESTS / f"{s}.py").is_file() for s in (broken, correct) if not s.startswith("toy."))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("check_id", list(WORKS_BOTH_WAYS))
 def test_check_warns_or_fails_on_a_broken_setup(check_id: str) -> None:
     broken, _ = WORKS_BOTH_WAYS[check_id]
-    if broken is None:
-        pytest.skip(f"no setup in the bug zoo makes {check_id} warn or fail")
     result = _checked(check_id, broken)
     assert result.status in ("warn", "fail"), f"{broken}: {result.status}: {result.summary}"
 
