@@ -20,11 +20,11 @@ from torch import nn
 
 from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint, set_aside
 from nnrecipe.engine.data import make_optimizer
-from nnrecipe.engine.loop import Callback, EpochRecord, Optimization, evaluate, fit
+from nnrecipe.engine.loop import Callback, EpochRecord, Optimization, fit
 from nnrecipe.experiment import Experiment
 from nnrecipe.seeding import seeded
 from nnrecipe.steps.context import RunContext
-from nnrecipe.steps.training import is_better, selection_metric
+from nnrecipe.steps.training import is_better, selection_metric, split_scores
 
 KEY = "baseline/as-written"
 
@@ -79,9 +79,7 @@ def train_baseline(run: RunContext) -> Baseline:
         # evaluation only at the end: the experiment as written is trained, not watched (no evaluate_on)
         fit(model, exp, device=run.device, seed=run.ctx.derive("baseline"),
             optimization=Optimization(optimizer, scheduler), start_epoch=start, callbacks=callbacks)
-    scores = {"val": evaluate(model, exp.val, exp, device=run.device)}
-    if exp.test is not None:  # scored to report it; the test split never chooses anything
-        scores["test"] = evaluate(model, exp.test, exp, device=run.device)
+    scores = split_scores(model, exp, device=run.device)
     result = {"key": KEY, "seconds": keeper.seconds, "scores": scores, "epochs": keeper.epochs}
     run.journal.finish(KEY, result, model_state=model.state_dict())
     return Baseline(seconds=keeper.seconds, scores=scores, epochs=keeper.epochs, model=model)

@@ -19,7 +19,6 @@ from torch import nn
 
 from nnrecipe.checks.context import CheckContext
 from nnrecipe.engine.checkpoint import save_checkpoint
-from nnrecipe.engine.loop import evaluate
 from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
 from nnrecipe.seeding import seeded
@@ -28,7 +27,7 @@ from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext, Settled
 from nnrecipe.steps.error_analysis import analyse
 from nnrecipe.steps.final_models import FINAL, choose, save_model
-from nnrecipe.steps.training import selection_metric
+from nnrecipe.steps.training import selection_metric, split_scores
 
 Scores = dict[str, dict[str, float]]
 
@@ -69,12 +68,8 @@ def fingerprint(exp: Experiment, ctx: CheckContext) -> dict[str, object]:
 
 
 def scores(run: RunContext, model: nn.Module) -> Scores:
-    """A model's validation and test scores; the test split is only scored, it never chooses anything."""
-    exp = run.experiment
-    out = {"val": evaluate(model, exp.val, exp, device=run.device)}
-    if exp.test is not None:
-        out["test"] = evaluate(model, exp.test, exp, device=run.device)
-    return out
+    """A model's validation and test scores (see `split_scores`)."""
+    return split_scores(model, run.experiment, device=run.device)
 
 
 @dataclass(frozen=True)

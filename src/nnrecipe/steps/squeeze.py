@@ -33,7 +33,7 @@ from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.final_models import choose, save_model
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
-from nnrecipe.steps.training import build_model, selection_metric, train_config
+from nnrecipe.steps.training import build_model, selection_metric, split_scores, train_config
 from nnrecipe.steps.tune import NOISE, TuneFindings
 
 
@@ -265,11 +265,9 @@ def _score_table(run: RunContext, candidates: dict[str, Any], *, previous: nn.Mo
     entries = ([("step 4", previous, "the model steps 3 and 4 settled on")] if previous is not None else [])
     entries += [(name, model, note) for name, (model, _, note) in candidates.items()]
     for name, model, note in entries:
-        row: dict[str, Any] = {"model": name, "note": note, "params": sum(p.numel() for p in model.parameters()),
-                               "val": evaluate(model, exp.val, exp, device=run.device)}
-        if exp.test is not None:  # scored for the table; the choice below reads only "val"
-            row["test"] = evaluate(model, exp.test, exp, device=run.device)
-        rows.append(row)
+        # test is scored for the table; the choice reads only "val"
+        rows.append({"model": name, "note": note, "params": sum(p.numel() for p in model.parameters()),
+                     **split_scores(model, exp, device=run.device)})
     return rows
 
 

@@ -43,6 +43,15 @@ def selection_metric(exp: Experiment) -> tuple[str, bool]:
     return ("loss", False) if exp.task == "regression" else ("accuracy", True)
 
 
+def split_scores(model: nn.Module, exp: Experiment, *, device: torch.device) -> dict[str, dict[str, float]]:
+    """A model's validation scores and, when the experiment has a test split, its test scores: the test split is
+    only scored for the tables, it never chooses anything."""
+    scores = {"val": evaluate(model, exp.val, exp, device=device)}
+    if exp.test is not None:
+        scores["test"] = evaluate(model, exp.test, exp, device=device)
+    return scores
+
+
 def is_better(value: float, best: float | None, *, higher_is_better: bool) -> bool:
     if best is None or not math.isfinite(best):
         return math.isfinite(value)
