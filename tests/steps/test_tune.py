@@ -20,7 +20,9 @@ from nnrecipe import knobs
 from nnrecipe.engine.loop import Callback, EpochRecord
 from nnrecipe.progress import Progress
 from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.regularize import what_mattered
 from nnrecipe.steps.tune import (
+    NOISE,
     TUNE_BUDGETS,
     Heartbeat,
     StudyDefinition,
@@ -29,13 +31,13 @@ from nnrecipe.steps.tune import (
     best_so_far,
     definition_for,
     importance,
-    knobs_that_matter,
     open_storage,
     open_study,
     redact,
     run_trials,
     run_trials_alone,
     search_space,
+    searchable,
     summarize,
     trial_config,
     trials_table,
@@ -52,6 +54,11 @@ def _row(change: str, acc: float, *, kept: bool, varies: list[str] | None = None
     return row
 
 
+def _searched(tried: list[dict[str, object]]) -> dict[str, str]:
+    """What tune searches after step 4 tried these changes: what moved the score, of what it can vary."""
+    return searchable(what_mattered(tried, metric="accuracy", higher_is_better=True, thresholds=NOISE))
+
+
 def test_knobs_that_moved_the_score_either_way_matter_and_noise_does_not() -> None:
     tried = [_row("baseline", 0.90, kept=True),
              _row("augment", 0.95, kept=True, varies=["augment"]),                # helped: matters
@@ -60,13 +67,13 @@ def test_knobs_that_moved_the_score_either_way_matter_and_noise_does_not() -> No
              _row("smaller-model", 0.80, kept=False, varies=["knob:width"]),      # hurt a lot: the width matters
              {"change": "larger-model", "config": "...", "kept": False, "note": "not tried: no knobs"},
              _row("smaller-batch", 0.9510, kept=False, varies=["batch_size"])]  # compared with 0.95 (augment, kept)
-    found = knobs_that_matter(tried, metric="accuracy", higher_is_better=True)
+    found = _searched(tried)
     assert set(found) == {"augment", "knob:width"}
     assert "0.95 -> 0.8" in found["knob:width"]
     # a candidate measured again under the final schedule counts under its own name; a table written before rows
     # said what they vary is read by the candidate's name
     retested = [*tried, _row("label-smoothing (one-cycle)", 0.96, kept=True)]
-    assert set(knobs_that_matter(retested, metric="accuracy", higher_is_better=True)) == {"augment", "knob:width",
+    assert set(_searched(retested)) == {"augment", "knob:width",
                                                                                           "label_smoothing"}
 
 

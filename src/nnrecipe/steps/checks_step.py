@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-from nnrecipe.results import CheckResult, Stage, Status, StepResult
-from nnrecipe.runner import run_checks, select_checks
+from nnrecipe.results import Stage, Status, StepResult
+from nnrecipe.runner import CheckRun, run_checks, select_checks
 from nnrecipe.steps.context import RunContext, StepOutcome
 
 STEP_DESCRIPTIONS = {
@@ -18,16 +14,9 @@ STEP_DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class ChecksFound:
-    """A checks step's rows, and the material of their pictures (by check id) for the report."""
-
-    checks: tuple[CheckResult, ...]
-    pictures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-def run_check_step(run: RunContext, stage: Stage) -> StepOutcome[ChecksFound] | None:
-    """Run the stage's checks; None when the stage has no checks to run."""
+def run_check_step(run: RunContext, stage: Stage) -> StepOutcome[CheckRun] | None:
+    """Run the stage's checks; None when the stage has no checks to run. Its findings are the checks' rows and
+    their pictures' material, for the report."""
     checks = select_checks(stages=[stage])
     if not checks:
         return None
@@ -41,4 +30,4 @@ def run_check_step(run: RunContext, stage: Stage) -> StepOutcome[ChecksFound] | 
     if failed:
         summary += f"; failed: {', '.join(failed)}"
     step = StepResult(stage, status, f"{len(results)} checks: {summary}", details={"counts": counts})
-    return StepOutcome(step, findings=ChecksFound(tuple(results), dict(checked.pictures)))
+    return StepOutcome(step, findings=checked)

@@ -32,8 +32,9 @@ from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress
 from nnrecipe.results import STAGES, CheckResult, Pictures, Report, RunResult, Stage, StepResult
+from nnrecipe.runner import CheckRun
 from nnrecipe.steps.baseline import Baseline, BaselineError
-from nnrecipe.steps.checks_step import STEP_DESCRIPTIONS, ChecksFound, run_check_step
+from nnrecipe.steps.checks_step import STEP_DESCRIPTIONS, run_check_step
 from nnrecipe.steps.config import budget_for
 from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.ending import as_written, end_run, fingerprint, scores
@@ -165,8 +166,8 @@ def _skipped(stage: Stage, closed_by: StepResult | None, until: Stage | None) ->
 
 def _handed_on(stage: Stage, outcome: StepOutcome[Any], so_far: SoFar, walked: _Walked) -> SoFar:
     """What the step hands to the steps after it; its pictures and checks go to the report."""
-    if isinstance(outcome.findings, ChecksFound):
-        walked.checks.extend(outcome.findings.checks)
+    if isinstance(outcome.findings, CheckRun):
+        walked.checks.extend(outcome.findings.results)
         walked.check_pictures.update(outcome.findings.pictures)
     if outcome.pictures:
         walked.step_pictures[stage] = outcome.pictures

@@ -26,7 +26,7 @@ This package re-exports their public names.
 
 from __future__ import annotations
 
-from nnrecipe.steps.tune.findings import NOISE, knobs_that_matter, regularize_rows, searchable, settled_in
+from nnrecipe.steps.tune.findings import NOISE, regularize_rows, searchable, settled_in
 from nnrecipe.steps.tune.sampler import (
     SAMPLERS,
     TUNE_BUDGETS,
@@ -76,7 +76,7 @@ __all__ = [
     "TUNE_BUDGETS", "Counts", "Heartbeat", "Param", "ReportSettings", "SamplerName", "SearchRanges",
     "StudyDefinition", "TrialRunner", "TrialSeededSampler", "TuneBudget", "TunedTrial", "TuneFindings", "WorkerJob",
     "applicable_knobs", "best_so_far", "count_trials", "default_storage", "definition_for", "importance",
-    "knobs_that_matter", "make_pruner", "make_sampler", "open_storage", "open_study", "quiet_optuna", "redact",
+    "make_pruner", "make_sampler", "open_storage", "open_study", "quiet_optuna", "redact",
     "run_trials", "run_trials_alone", "run_tune", "run_workers", "saved_trial", "scrub", "search_space",
     "regularize_rows", "searchable", "settled_in", "settled_value", "study_folder", "study_result", "summarize", "trial_config", "trials_table",
     "worker_main",

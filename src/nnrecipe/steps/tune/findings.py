@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from nnrecipe.experiment import Experiment
-from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.regularize import RegularizeThresholds, what_mattered
 from nnrecipe.steps.training import selection_metric
@@ -24,18 +23,11 @@ def searchable(mattered: Mapping[str, str]) -> dict[str, str]:
     return {name: why for name, why in mattered.items() if name in SEARCHABLE or name.startswith(KNOB)}
 
 
-def knobs_that_matter(tried: list[Mapping[str, Any]], *, metric: str, higher_is_better: bool,
-                      thresholds: RegularizeThresholds = NOISE) -> dict[str, str]:
-    """What step 4's table of changes tried says tune should search (see `regularize.what_mattered`)."""
-    return searchable(what_mattered(tried, metric=metric, higher_is_better=higher_is_better, thresholds=thresholds))
-
-
-def regularize_rows(steps: Iterable[StepResult | Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+def regularize_rows(steps: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
     """Step 4's table of changes tried (its "tried" rows) in a result document's steps, or None without one."""
     for step in steps:
-        name, details = (step.step, step.details) if isinstance(step, StepResult) else \
-            (step.get("step"), step.get("details", {}))
-        if name == "regularize" and "tried" in details:
+        details = step.get("details", {})
+        if step.get("step") == "regularize" and "tried" in details:
             return list(details["tried"])
     return None
 
