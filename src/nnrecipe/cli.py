@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop after this step (data, skeleton, overfit, regularize, tune, squeeze); default: all six")
     run.add_argument("--fix-init", action="store_true",
                      help="set the model's final-layer bias to the data's prior (log class frequencies, target mean)")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="processes that train independent units side by side, each with cores // N threads "
+                          "(default: one per physical core on a CPU, one on a GPU; 1: all in one process)")
     _common(run)
 
     check = sub.add_parser("check", help="step 1 (data) and step 2 (skeleton and baselines) checks")
@@ -157,8 +160,12 @@ def _cmd_run(args: argparse.Namespace, console: Any) -> int:
     if args.out is None:
         args.out = str(Path("runs") / experiment.name)
     _destinations(args)
+    if args.workers is not None and args.workers < 1:
+        from nnrecipe.errors import UsageError
+
+        raise UsageError(f"run: expected --workers >= 1, but got {args.workers}")
     report = run_report(experiment, device=args.device, seed=args.seed, budget=args.budget, out_dir=args.out,
-                        force=args.force, progress=TerminalProgress(console), until=args.until)
+                        force=args.force, progress=TerminalProgress(console), until=args.until, workers=args.workers)
     return _finish(args, console, report)
 
 

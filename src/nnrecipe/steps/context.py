@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -22,6 +22,10 @@ from nnrecipe.progress import Progress
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.journal import Journal
+
+if TYPE_CHECKING:
+    from nnrecipe.steps.pool import UnitPool
+    from nnrecipe.steps.units import UnitSource
 
 #: a step's findings: a frozen dataclass the steps after it read as data
 F = TypeVar("F")
@@ -36,7 +40,10 @@ def no_recorders(exp: Experiment) -> Sequence[Any]:
 @dataclass(frozen=True)
 class RunContext:
     """The run every step works in: the experiment and its check context, the run folder (or None), the progress
-    display, the journal of finished units of work, and the report's recorders for step 4's trainings."""
+    display, the journal of finished units of work, and the report's recorders for step 4's trainings.
+
+    `pool` holds the run's worker processes (None: everything trains in this process); `units`, set only while a
+    step's units are planned ahead for the workers (`steps.speculation`), is where `run_unit` takes them from."""
 
     experiment: Experiment
     ctx: CheckContext
@@ -44,6 +51,8 @@ class RunContext:
     progress: Progress = field(default_factory=Progress)
     journal: Journal = field(default_factory=lambda: Journal(None, {}))
     recorders: Recorders = no_recorders
+    pool: UnitPool | None = None
+    units: UnitSource | None = None
 
     @property
     def device(self) -> torch.device:

@@ -40,6 +40,7 @@ from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.ending import as_written, end_run, fingerprint, scores
 from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.overfit import run_overfit
+from nnrecipe.steps.pool import UnitPool, default_workers, setup_for
 from nnrecipe.steps.regularize import RegularizeFindings, run_regularize
 from nnrecipe.steps.squeeze import run_squeeze
 from nnrecipe.steps.tune import TuneFindings, run_tune
@@ -79,19 +80,26 @@ _DESCRIPTIONS = {**STEP_DESCRIPTIONS, "tune": "random search around the settled 
 
 def run_pipeline(experiment: Experiment, *, device: str = "auto", seed: int | None = None, budget: str = "default",
                  out_dir: str | Path | None = None, force: bool = False, progress: Progress | None = None,
-                 until: Stage | None = None) -> RunResult:
+                 until: Stage | None = None, workers: int | None = 1) -> RunResult:
     """Walk the steps; with `until`, stop after that step (the steps after it are recorded as skipped)."""
     return run_report(experiment, device=device, seed=seed, budget=budget, out_dir=out_dir, force=force,
-                      progress=progress, until=until).result
+                      progress=progress, until=until, workers=workers).result
 
 
 def run_report(experiment: Experiment, *, device: str = "auto", seed: int | None = None, budget: str = "default",
                out_dir: str | Path | None = None, force: bool = False, progress: Progress | None = None,
-               until: Stage | None = None) -> Report:
-    """`run_pipeline`, with the material of the report's pictures beside the result."""
+               until: Stage | None = None, workers: int | None = 1) -> Report:
+    """`run_pipeline`, with the material of the report's pictures beside the result.
+
+    `workers`: processes that train the steps' independent units of work side by side (None: one per physical
+    core on a CPU, one on an accelerator; 1: everything in this process). They need an experiment that comes
+    from a spec, which each of them loads again.
+    """
     budget_for(budget)  # an unknown budget is a usage error before any work
     if until is not None and until not in STAGES:
         raise UsageError(f"until: expected one of {', '.join(STAGES)}, but got {until!r}{did_you_mean(until, STAGES)}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers: expected a whole number >= 1 (or None: one per core), but got {workers!r}")
     ctx = CheckContext(experiment, device=resolve_device(device), seed=seed, budget=budget)
     ctx.blocked = preflight(experiment, device=ctx.device)
     folder = Path(out_dir) if out_dir is not None else None
@@ -101,7 +109,29 @@ def run_report(experiment: Experiment, *, device: str = "auto", seed: int | None
             held.enter_context(RunLock(folder, command=f"nnrecipe run {experiment.name}"))
             mark(folder)
         run = _context(experiment, ctx, folder, progress or Progress())
+        pool = _pool(run, workers)
+        if pool is not None:
+            held.callback(pool.close)
+            run = dataclasses.replace(run, pool=pool)
         return _walk(run, force=force, until=until)
+
+
+def _pool(run: RunContext, workers: int | None) -> UnitPool | None:
+    """The run's worker processes, when more than one is asked for and they can build the experiment."""
+    count = default_workers(run.device) if workers is None else workers
+    if count <= 1:
+        return None
+    if run.device.type != "cpu":
+        run.progress.note(f"{count} workers asked for on {run.device.type}: one process trains there, in turn")
+        return None
+    setup = setup_for(run.experiment, workers=count, device=run.device, fingerprint=run.journal.fingerprint,
+                      seed=int(run.ctx.seed if run.ctx.seed is not None else run.experiment.seed), budget=run.budget)
+    if setup is None:
+        if workers is not None:  # asked for, so say why not
+            run.progress.note("workers need an experiment from a spec file or a built-in name (each builds it "
+                              "again); this one was built in Python, so one process trains")
+        return None
+    return UnitPool(setup, count)
 
 
 def _context(experiment: Experiment, ctx: CheckContext, folder: Path | None, progress: Progress) -> RunContext:

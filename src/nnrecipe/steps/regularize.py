@@ -25,6 +25,7 @@ from nnrecipe.results import StepResult
 from nnrecipe.steps.config import Budget, TrainingConfig, budget_for
 from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.learning_curve import learning_curve
+from nnrecipe.steps.speculation import speculate
 from nnrecipe.steps.training import has_augmentation, label_smoothing_applies, selection_metric
 from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
@@ -144,17 +145,38 @@ def run_regularize(run: RunContext, settled: Settled,
     start = settled.config if settled.config is not None else TrainingConfig(batch_size=exp.batch_size)
     metric, higher = selection_metric(exp)
     base = start.replace(epochs=budget.epochs, patience=budget.patience, schedule="constant")
+    judge = _Judge(metric, higher, thresholds)
+    # with worker processes, the candidates after the one in training are trained ahead, guessed turned down
+    explored, _ = speculate(run, lambda r: _explore(r, base, judge, budget))
+    if explored.best is None:
+        baseline = explored.baseline
+        return StepOutcome(StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
+                                      f"{baseline.val.get(metric)}); lower the learning rate",
+                                      details={"curve": explored.curve}), config=start)
+    return _settle(run, explored.best, explored.baseline, explored.rows, explored.curve, judge)
+
+
+@dataclass(frozen=True)
+class _Explored:
+    """Step 4's trainings: the baseline, the learning curve, a row per candidate and the best (None: the
+    baseline diverged, nothing else was tried)."""
+
+    baseline: UnitResult
+    curve: dict[str, Any]
+    rows: list[dict[str, Any]]
+    best: UnitResult | None
+
+
+def _explore(run: RunContext, base: TrainingConfig, judge: _Judge, budget: Budget) -> _Explored:
+    """Every training of step 4, in order: a function of the units' results alone (see `steps.speculation`)."""
     baseline = run_unit(run, "regularize/baseline", base, label=f"baseline: {base.describe()}",
                         recorders=_recorders(run))
-    curve = learning_curve(run, base, baseline, budget=budget, thresholds=thresholds)
-    if not math.isfinite(baseline.val.get(metric, math.nan)):
-        return StepOutcome(StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "
-                                      f"{baseline.val.get(metric)}); lower the learning rate", details={"curve": curve}),
-                           config=start)
-    rows = [_row("baseline", baseline, metric, kept=True, note="step 3's model, early stopping")]
-    judge = _Judge(metric, higher, thresholds)
+    curve = learning_curve(run, base, baseline, budget=budget, thresholds=judge.thresholds)
+    if not math.isfinite(baseline.val.get(judge.metric, math.nan)):
+        return _Explored(baseline, curve, [], None)
+    rows = [_row("baseline", baseline, judge.metric, kept=True, note="step 3's model, early stopping")]
     best = _try_candidates(run, baseline, rows, judge, budget)
-    return _settle(run, best, baseline, rows, curve, judge)
+    return _Explored(baseline, curve, rows, best)
 
 
 def _try_candidates(run: RunContext, best: UnitResult, rows: list[dict[str, Any]], judge: _Judge,

@@ -33,8 +33,10 @@ from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.final_models import choose, save_model
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
+from nnrecipe.steps.speculation import speculate
 from nnrecipe.steps.training import build_model, selection_metric, split_scores, train_config
-from nnrecipe.steps.tune import NOISE, TuneFindings
+from nnrecipe.steps.tune import NOISE, TunedTrial, TuneFindings
+from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,31 +106,71 @@ class Member:
 
 
 def ensemble_members(run: RunContext, tuned: TuneFindings | None, best_config: TrainingConfig | None, *, k: int,
-                     settings: EnsembleSettings = ENSEMBLE) -> list[Member]:
+                     settings: EnsembleSettings = ENSEMBLE, longer: TrainingPlan | None = None,
+                     ) -> tuple[list[Member], UnitResult | None]:
     """The k best completed trials that score close to the best one (trained again here when their weights are
-    on another machine), topped up with more seeds of the best configuration."""
-    members: list[Member] = []
-    ranked = list(tuned.ranked) if tuned is not None else []
-    if tuned is not None and ranked:
-        best_value = float(ranked[0].value)
-        ranked = [t for t in ranked if close_to_best(t.value, best_value, higher_is_better=tuned.higher_is_better,
-                                                     settings=settings)]
-    for trial in ranked[:k]:
-        kept = tuned.model(trial, run.experiment, device=run.device) if tuned is not None else None
-        if kept is not None:
-            model = kept
-            val = evaluate(model, run.experiment.val, run.experiment, device=run.device)
-        else:
-            model, val = _train_unit(run, f"squeeze/trial-{trial.number}", trial.config, seed=trial.seed,
-                                     label=f"trial {trial.number} (trained elsewhere): {trial.config.describe()}")
-        members.append(Member(f"trial {trial.number}", trial.config, trial.seed, model, val))
-    best = members[0].config if members else best_config
+    on another machine), topped up with more seeds of the best configuration; and, when `longer` says how, the
+    best member's configuration trained longer (a unit of the same batch: with worker processes, side by side)."""
+    picked = _picked(tuned, k, settings)
+    kept = {t.number: tuned.model(t, run.experiment, device=run.device) for t in picked} if tuned is not None else {}
+    best = picked[0].config if picked else best_config
     assert best is not None, "squeeze needs a configuration from step 4 or 5"
+    best_seed = picked[0].seed if picked else run.ctx.derive("squeeze-seed", 0)
+    units, _ = speculate(run, lambda r: _member_units(r, picked, kept, best, k, longer, best_seed))
+    members: list[Member] = []
+    for trial in picked:
+        model = kept[trial.number]
+        if model is not None:
+            members.append(Member(f"trial {trial.number}", trial.config, trial.seed, model,
+                                  evaluate(model, run.experiment.val, run.experiment, device=run.device)))
+        else:
+            unit = units[f"squeeze/trial-{trial.number}"]
+            members.append(Member(f"trial {trial.number}", trial.config, trial.seed, load_unit(run, unit)[0],
+                                  dict(unit.val)))
     for i in range(len(members), k):
-        seed = run.ctx.derive("squeeze-seed", i)
-        model, val = _train_unit(run, f"squeeze/seed-{i}", best, seed=seed, label=f"seed {i}: {best.describe()}")
-        members.append(Member(f"best configuration, seed {i}", best, seed, model, val))
-    return members
+        unit = units[f"squeeze/seed-{i}"]
+        members.append(Member(f"best configuration, seed {i}", best, run.ctx.derive("squeeze-seed", i),
+                              load_unit(run, unit)[0], dict(unit.val)))
+    return members, units.get("squeeze/longer")
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How the best member's configuration is trained longer: its epochs times `factor`, with early stopping."""
+
+    factor: float
+    patience: int
+
+    def applied(self, cfg: TrainingConfig) -> TrainingConfig:
+        return cfg.replace(epochs=math.ceil(cfg.epochs * self.factor), patience=self.patience)
+
+
+def _picked(tuned: TuneFindings | None, k: int, settings: EnsembleSettings) -> list[TunedTrial]:
+    """The k best completed trials among those close to the best one."""
+    if tuned is None or not tuned.ranked:
+        return []
+    best_value = float(tuned.ranked[0].value)
+    return [t for t in tuned.ranked if close_to_best(t.value, best_value, higher_is_better=tuned.higher_is_better,
+                                                     settings=settings)][:k]
+
+
+def _member_units(run: RunContext, picked: list[TunedTrial], kept: dict[int, nn.Module | None],
+                  best: TrainingConfig, k: int, longer: TrainingPlan | None, best_seed: int) -> dict[str, UnitResult]:
+    """The trainings step 6 needs before its ensemble: trials trained elsewhere, more seeds, the longer one."""
+    units: dict[str, UnitResult] = {}
+    for trial in picked:
+        if kept.get(trial.number) is None:
+            key = f"squeeze/trial-{trial.number}"
+            units[key] = run_unit(run, key, trial.config, seed=trial.seed,
+                                  label=f"trial {trial.number} (trained elsewhere): {trial.config.describe()}")
+    for i in range(len(picked), k):
+        units[f"squeeze/seed-{i}"] = run_unit(run, f"squeeze/seed-{i}", best, seed=run.ctx.derive("squeeze-seed", i),
+                                              label=f"seed {i}: {best.describe()}")
+    if longer is not None:
+        cfg = longer.applied(best)
+        units["squeeze/longer"] = run_unit(run, "squeeze/longer", cfg, seed=best_seed,
+                                           label=f"trained longer: {cfg.describe()}")
+    return units
 
 
 # -- distillation
@@ -198,11 +240,6 @@ def _train_unit(run: RunContext, key: str, cfg: TrainingConfig, *, seed: int, la
     return trained.model, dict(trained.val)
 
 
-def _unit_records(run: RunContext, key: str) -> list[dict[str, Any]]:
-    done = run.journal.done(key)
-    return list(done.get("records", [])) if done else []
-
-
 # -- the step
 
 
@@ -214,14 +251,14 @@ def run_squeeze(run: RunContext, settled: Settled, *, tuned: TuneFindings | None
     exp = run.experiment
     budget = SQUEEZE_BUDGETS[run.budget]
     metric, higher = selection_metric(exp)
-    members = ensemble_members(run, tuned, settled.config, k=budget.ensemble_size)
+    members, longer_unit = ensemble_members(run, tuned, settled.config, k=budget.ensemble_size,
+                                            longer=TrainingPlan(budget.longer_factor, budget.longer_patience))
+    assert longer_unit is not None
     best = members[0]
     ensemble = Ensemble([m.model for m in members], task=exp.task).to(run.device)
     student, _ = distill(run, ensemble, best.config, settings=distill_settings)
-    longer_cfg = best.config.replace(epochs=math.ceil(best.config.epochs * budget.longer_factor),
-                                     patience=budget.longer_patience)
-    longer, _ = _train_unit(run, "squeeze/longer", longer_cfg, seed=best.seed,
-                            label=f"trained longer: {longer_cfg.describe()}")
+    longer_cfg = longer_unit.config
+    longer = load_unit(run, longer_unit)[0]
     candidates: dict[str, Candidate] = {
         "ensemble": (ensemble, [(m.config, m.model) for m in members],
                      f"average of {len(members)}: " + ", ".join(m.label for m in members)),
@@ -234,7 +271,7 @@ def run_squeeze(run: RunContext, settled: Settled, *, tuned: TuneFindings | None
     chosen = choose_final(table, metric=metric, higher_is_better=higher, thresholds=thresholds)
     chosen_members = candidates[chosen][1]
     _save_all(run, candidates, table, chosen)
-    longer_records = _unit_records(run, "squeeze/longer")
+    longer_records = list(longer_unit.records)
     # The config that describes the final weights: the chosen model's own (an ensemble is described member by
     # member in final/; its run-level config stays the best member's).
     return StepOutcome(_result(table, chosen, metric, members, longer_records=longer_records),

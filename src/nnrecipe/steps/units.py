@@ -1,14 +1,22 @@
-"""A unit of work: one training from a config, done once per run folder (a rerun reads it from the journal)."""
+"""A unit of work: one training from a config, done once per run folder (a rerun reads it from the journal).
+
+A unit is trained here, or, in a run with worker processes, by a worker (`UnitJob`, `train_job`), in which case
+the step's `RunContext.units` hands the results back (see `steps.speculation`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from torch import nn
+from torch.utils.data import Subset
 
 from nnrecipe.engine.loop import Callback
+from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext
 from nnrecipe.steps.training import FitTest, build_model, train_config
@@ -26,17 +34,49 @@ class UnitResult:
     train: dict[str, float] | None = None
     stopped_early: bool = False
     records: list[dict[str, Any]] = field(default_factory=list, compare=False)
+    #: the seed it trained with (None: the run's training seed)
+    seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "config": self.config.to_dict(), "val": self.val, "best_epoch": self.best_epoch,
                 "epochs_run": self.epochs_run, "train": self.train, "stopped_early": self.stopped_early,
-                "records": self.records}
+                "records": self.records, "seed": self.seed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UnitResult:
         return cls(key=data["key"], config=TrainingConfig.from_dict(data["config"]), val=data["val"],
-                   best_epoch=data["best_epoch"], epochs_run=data["epochs_run"], train=data["train"],
-                   stopped_early=data["stopped_early"], records=data["records"])
+                   best_epoch=data["best_epoch"], epochs_run=data["epochs_run"], train=data.get("train"),
+                   stopped_early=data.get("stopped_early", False), records=data.get("records", []),
+                   seed=data.get("seed"))
+
+
+@dataclass(frozen=True)
+class UnitRequest:
+    """One unit a step asks for: its key, configuration and seed, and on which data (None: all of train)."""
+
+    key: str
+    config: TrainingConfig
+    seed: int
+    label: str
+    #: indices into the experiment's training set (the learning curve's subsets)
+    subset: tuple[int, ...] | None = None
+    #: whether the report's recorders ride along
+    record: bool = False
+
+    @property
+    def variant(self) -> str:
+        """The key and the configuration: a unit asked for under one key with another config is another unit."""
+        return f"{self.key}@{config_digest(self.config)}"
+
+
+class UnitSource(Protocol):
+    """Where a step's units come from when worker processes train them (see `steps.speculation`)."""
+
+    def unit(self, request: UnitRequest) -> UnitResult: ...
+
+
+def config_digest(cfg: TrainingConfig) -> str:
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=repr).encode()).hexdigest()[:10]
 
 
 def run_unit(
@@ -48,33 +88,111 @@ def run_unit(
     train: Any = None,
     fit_test: FitTest | None = None,
     recorders: Sequence[Any] = (),
+    seed: int | None = None,
 ) -> UnitResult:
     """Train `cfg` once: a finished unit comes back from the journal; a killed one resumes from its last epoch.
 
     `recorders` are report callbacks with a `key` and a `record()`; what they record is kept with the unit.
+    `seed` defaults to the run's training seed.
     """
-    done = run.journal.done(key)
+    request = UnitRequest(key, cfg, run.ctx.derive("train") if seed is None else seed, label,
+                          subset=_subset_of(run.experiment, train), record=bool(recorders))
+    done = journaled(run, request)
     if done is not None:
-        return UnitResult.from_dict(done)
+        return done
+    if run.units is not None and fit_test is None:
+        return run.units.unit(request)
     callbacks: list[Callback] = list(recorders)
     shown = run.progress.training(label, cfg.epochs)
     if shown is not None:
         callbacks.append(shown)
-    trained = train_config(run.experiment, cfg, device=run.device, seed=run.ctx.derive("train"), train=train,
-                           fit_test=fit_test, callbacks=callbacks, checkpoint=run.journal.partial(key))
+    partial = run.journal.partial(request.variant)
+    trained = train_config(run.experiment, cfg, device=run.device, seed=request.seed, train=train,
+                           fit_test=fit_test, callbacks=callbacks, checkpoint=partial)
     result = UnitResult(key=key, config=cfg, val=trained.val, best_epoch=trained.best_epoch,
                         epochs_run=trained.epochs_run, train=trained.train, stopped_early=trained.stopped_early,
-                        records=trained.records)
+                        records=trained.records, seed=request.seed)
     extras = {r.key: r.record() for r in recorders if getattr(r, "key", None)}
     extras["final_history"] = trained.history  # the report's loss curves, should this unit be the final model
-    run.journal.finish(key, result.to_dict(), model_state=trained.model.state_dict(),
-                         extras={k: v for k, v in extras.items() if v is not None})
+    finish_unit(run, request, result, trained.model.state_dict(), extras)
     return result
+
+
+def journaled(run: RunContext, request: UnitRequest) -> UnitResult | None:
+    """A finished unit of this key and configuration from the journal (one of another configuration is not it)."""
+    done = run.journal.done(request.key)
+    if done is None or _normalized(done["config"]) != _normalized(request.config.to_dict()):
+        return None
+    return UnitResult.from_dict(done)
+
+
+def finish_unit(run: RunContext, request: UnitRequest, result: UnitResult, model_state: dict[str, Any],
+                extras: dict[str, Any]) -> None:
+    run.journal.finish(request.key, result.to_dict(), model_state=model_state,
+                       extras={k: v for k, v in extras.items() if v is not None})
+    partial = run.journal.partial(request.variant)
+    if partial is not None:
+        partial.unlink(missing_ok=True)
 
 
 def load_unit(run: RunContext, unit: UnitResult) -> tuple[nn.Module, dict[str, Any]]:
     """The kept model of a finished unit, rebuilt from its config, and what its recorders recorded."""
     saved = run.journal.saved(unit.key)
-    model = build_model(run.experiment, unit.config, device=run.device, seed=run.ctx.derive("train"))
+    seed = run.ctx.derive("train") if unit.seed is None else unit.seed
+    model = build_model(run.experiment, unit.config, device=run.device, seed=seed)
     model.load_state_dict(saved["model"])
     return model, dict(saved.get("extras") or {})
+
+
+def _normalized(config: dict[str, Any]) -> Any:
+    return json.loads(json.dumps(config, sort_keys=True, default=repr))
+
+
+def _subset_of(exp: Experiment, train: Any) -> tuple[int, ...] | None:
+    if train is None:
+        return None
+    if isinstance(train, Subset) and train.dataset is exp.train:
+        return tuple(int(i) for i in train.indices)
+    raise TypeError("a unit trains on the experiment's training set or a Subset of it")
+
+
+# -- in a worker process
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """A unit for a worker process (picklable): the request, and where it checkpoints every epoch."""
+
+    request: UnitRequest
+    checkpoint: str | None
+
+
+@dataclass(frozen=True)
+class TrainedUnit:
+    """What a worker hands back: the unit's result, its kept weights and what its recorders recorded."""
+
+    result: UnitResult
+    model_state: dict[str, Any]
+    extras: dict[str, Any]
+
+
+def train_job(job: UnitJob) -> TrainedUnit:
+    """A worker process's training of one unit (module level: spawned workers find it by name)."""
+    from pathlib import Path
+
+    from nnrecipe.engine.observe import training_recorders
+    from nnrecipe.steps.pool import worker_state
+
+    state = worker_state()
+    exp, request = state.experiment, job.request
+    train = None if request.subset is None else Subset(exp.train, list(request.subset))
+    recorders = list(training_recorders(exp)) if request.record else []
+    trained = train_config(exp, request.config, device=state.device, seed=request.seed, train=train,
+                           callbacks=recorders,
+                           checkpoint=Path(job.checkpoint) if job.checkpoint else None)
+    result = UnitResult(key=request.key, config=request.config, val=trained.val, best_epoch=trained.best_epoch,
+                        epochs_run=trained.epochs_run, stopped_early=trained.stopped_early, records=trained.records,
+                        seed=request.seed)
+    extras = {r.key: r.record() for r in recorders}
+    extras["final_history"] = trained.history
+    return TrainedUnit(result, {k: v.cpu() for k, v in trained.model.state_dict().items()}, extras)

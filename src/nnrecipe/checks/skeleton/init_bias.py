@@ -123,7 +123,8 @@ def with_fixed_init(experiment: Any) -> Any:
         return init_final_bias(original(), experiment)
 
     setattr(factory, UNFIXED, original)
-    return experiment.replace(model=factory)
+    # recorded so that a run's worker processes, which build the experiment again from its spec, fix it too
+    return experiment.replace(model=factory, meta={**experiment.meta, "fix_init": True})
 
 
 def _loss_at_init(ctx: ModelContext, x: torch.Tensor, y: torch.Tensor, factory: Callable[[], nn.Module],

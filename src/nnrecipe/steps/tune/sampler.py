@@ -6,13 +6,15 @@ from __future__ import annotations
 import math
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
 
 from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.seeding import derive_seed
@@ -90,3 +92,54 @@ def make_pruner(budget: TuneBudget, *, epochs: int) -> optuna.pruners.BasePruner
     return optuna.pruners.MedianPruner(
         n_startup_trials=budget.startup_trials,
         n_warmup_steps=max(1, int(budget.warmup_fraction * min(epochs, budget.max_epochs))))
+
+
+def make_ordered_pruner(budget: TuneBudget, *, epochs: int) -> EarlierTrialsPruner:
+    """`make_pruner`'s rule, judged against earlier trials only: the pruner of `nnrecipe run`'s study."""
+    return EarlierTrialsPruner(startup_trials=budget.startup_trials,
+                               warmup_steps=max(1, int(budget.warmup_fraction * min(epochs, budget.max_epochs))))
+
+
+class EarlierTrialsPruner(optuna.pruners.BasePruner):
+    """Median pruning against the trials numbered before this one, so that no decision depends on which worker
+    ran which trial, or when: a run's study prunes the same trials with one worker or many.
+
+    At step s (past the warmup), a trial is stopped when its best value so far is worse than the median of the
+    values at step s of the earlier trials that reached it (whatever became of them after), once at least
+    `startup_trials` did. An earlier trial still running short of step s is waited for: run alone, every earlier
+    trial has ended; side by side, earlier trials started first and are ahead, so the wait is short. Optuna's
+    MedianPruner reads whichever trials have completed at the moment it is asked, which in parallel depends on
+    timing; it also ignores pruned trials, which here count at the steps they reached (as in successive
+    halving, where every trial that reached a rung is judged together).
+    """
+
+    def __init__(self, *, startup_trials: int, warmup_steps: int, poll: float = 0.1, wait_at_most: float = 900.0):
+        self.startup_trials, self.warmup_steps = startup_trials, warmup_steps
+        self.poll, self.wait_at_most = poll, wait_at_most
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < self.warmup_steps:
+            return False
+        values = list(trial.intermediate_values.values())
+        maximize = study.direction == StudyDirection.MAXIMIZE
+        best = max(values) if maximize else min(values)
+        if math.isnan(best):
+            return True
+        earlier = self._earlier_at(study, trial.number, step)
+        if len(earlier) < self.startup_trials:
+            return False
+        median = float(np.median(earlier))
+        return best < median if maximize else best > median
+
+    def _earlier_at(self, study: optuna.Study, number: int, step: int) -> list[float]:
+        """The values at `step` of the trials numbered before `number`, once none still running is short of it."""
+        deadline = time.monotonic() + self.wait_at_most
+        while True:
+            earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+            behind = [t for t in earlier if t.state == TrialState.RUNNING and (t.last_step or -1) < step]
+            # a trial left running by a killed worker is never waited for past the deadline
+            if not behind or time.monotonic() > deadline:
+                return [t.intermediate_values[step] for t in earlier if step in t.intermediate_values
+                        and math.isfinite(t.intermediate_values[step])]
+            time.sleep(self.poll)

@@ -4,6 +4,7 @@ resumed when the run is, and what step 6 takes from it (`TuneFindings`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.regularize import RegularizeFindings
 from nnrecipe.steps.training import build_model
-from nnrecipe.steps.tune.sampler import TUNE_BUDGETS
+from nnrecipe.steps.tune.pooled import run_trials_pooled
+from nnrecipe.steps.tune.sampler import TUNE_BUDGETS, TuneBudget
 from nnrecipe.steps.tune.storage import default_storage, open_storage, quiet_optuna
 from nnrecipe.steps.tune.study import count_trials, definition_for, open_study
 from nnrecipe.steps.tune.summary import summarize
@@ -78,19 +80,35 @@ def run_tune(run: RunContext, settled: Settled, regularized: RegularizeFindings 
     # the run's settings are part of the name: a folder reused with other settings never mixes two studies
     name = f"{exp.name}-{derive_seed(0, run.journal.fingerprint, definition.to_attrs()):08x}"
     study, definition = open_study(open_storage(url, heartbeat=None), name, definition, sampler=sampler,
-                                   budget=budget)
+                                   budget=budget, ordered=True)
     folder = study_folder(run.out_dir, name)
     runner = TrialRunner(exp, definition, budget.max_epochs, run.device, folder, run.progress)
-    run_trials_alone(study, runner, trials=budget.trials)
+    _run_trials(run, study, runner, budget=budget, storage=url, folder=folder, pooled=sampler == "random")
     # no timings in the document: a resumed run's report must equal an uninterrupted one's
     # (its pictures are drawn from the details: the trials, the curve, the importance)
-    result = summarize(study, definition, storage=url, timings=False)
+    result = summarize(study, definition, storage=url, timings=False,
+                       epochs=min(definition.base.epochs, budget.max_epochs))
     found = TuneFindings.of(study, higher_is_better=definition.higher_is_better, folder=folder,
                             in_memory=runner.in_memory)
     # the best trial's model is what tuning ends with (its gain shows in the steps table), when it is here
     best = found.model(found.ranked[0], exp, device=run.device) if found.ranked else None
     config = found.ranked[0].config if best is not None else (settled.config or base)
     return StepOutcome(result, model=best, config=config, findings=found)
+
+
+def _run_trials(run: RunContext, study: optuna.Study, runner: TrialRunner, *, budget: TuneBudget, storage: str | None,
+                folder: Path | None, pooled: bool) -> None:
+    """The study's trials on the run's workers when it has them and they can share the study (a database in the
+    run folder, trials drawn by number), else here, one after another."""
+    pool = run.pool
+    if pool is not None and pool.broken is None and pooled and storage is not None and folder is not None:
+        try:
+            run_trials_pooled(run, study, storage=storage, budget=budget, folder=folder, trials=budget.trials)
+            return
+        except BrokenProcessPool as exc:
+            pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
+            run.progress.note(pool.broken)
+    run_trials_alone(study, runner, trials=budget.trials)
 
 
 def run_trials_alone(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, trials: int,
@@ -106,15 +124,16 @@ def run_trials_alone(study: optuna.Study, objective: Callable[[optuna.Trial], fl
     with quiet_optuna():
         for left in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             # optuna has no public handle on a stored trial; its parameters come back from suggest_* unchanged
-            failures += _run_one(study, optuna.trial.Trial(study, left._trial_id), objective) == TrialState.FAIL
+            failures += run_one(study, optuna.trial.Trial(study, left._trial_id), objective) == TrialState.FAIL
             ran += 1
         while count_trials(study).finished < trials and failures < max_failures:
-            failures += _run_one(study, study.ask(), objective) == TrialState.FAIL
+            failures += run_one(study, study.ask(), objective) == TrialState.FAIL
             ran += 1
     return ran
 
 
-def _run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float]) -> TrialState:
+def run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float]) -> TrialState:
+    """One trial to its end, told to the study: completed, pruned, or failed with a note why."""
     try:
         value = objective(trial)
     except optuna.TrialPruned:

@@ -16,7 +16,7 @@ from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.training import selection_metric
 from nnrecipe.steps.tune.findings import searchable
-from nnrecipe.steps.tune.sampler import TuneBudget, make_pruner, make_sampler
+from nnrecipe.steps.tune.sampler import TuneBudget, make_ordered_pruner, make_pruner, make_sampler
 from nnrecipe.steps.tune.space import (
     DEFAULT_RANGES,
     KNOB,
@@ -47,13 +47,14 @@ def definition_for(exp: Experiment, base: TrainingConfig, *, seed: int, mattered
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str, definition: StudyDefinition, *,
-               sampler: str = "random", budget: TuneBudget) -> tuple[optuna.Study, StudyDefinition]:
+               sampler: str = "random", budget: TuneBudget, ordered: bool = False) -> tuple[optuna.Study, StudyDefinition]:
     """Create the study (storing its definition and queueing the settled configuration as trial 0) or join it.
 
-    Joining a study keeps its stored definition: the worker that created it decided the space.
+    Joining a study keeps its stored definition: the worker that created it decided the space. `ordered`:
+    each trial is pruned against earlier trials only (`nnrecipe run`'s study, whose trials are reproducible).
     """
     direction: Literal["maximize", "minimize"] = "maximize" if definition.higher_is_better else "minimize"
-    pruner = make_pruner(budget, epochs=definition.base.epochs)
+    pruner = (make_ordered_pruner if ordered else make_pruner)(budget, epochs=definition.base.epochs)
     made = make_sampler(sampler, seed=definition.seed)
     with quiet_optuna():
         try:

@@ -40,9 +40,10 @@ def trials_table(study: optuna.Study, *, timings: bool = True) -> list[dict[str,
 
 
 def best_so_far(study: optuna.Study, *, higher_is_better: bool) -> list[dict[str, Any]]:
-    """The score against the number of finished trials, in the order they finished."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.state in FINISHED and t.datetime_complete is not None]
-    done.sort(key=lambda t: t.datetime_complete)  # type: ignore[arg-type, return-value]
+    """The score against the number of finished trials, in the trials' order (the order they were asked for:
+    the same with one worker or several, however their trainings overlapped)."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.state in FINISHED]
+    done.sort(key=lambda t: t.number)
     best: float | None = None
     points = []
     for n, t in enumerate(done, start=1):
@@ -51,6 +52,16 @@ def best_so_far(study: optuna.Study, *, higher_is_better: bool) -> list[dict[str
             best = t.value
         points.append({"trials": n, "trial": t.number, "value": t.value, "best": best})
     return points
+
+
+def pruning_saved(rows: list[dict[str, Any]], *, epochs: int) -> dict[str, Any]:
+    """What pruning saved: the epochs the finished trials trained against those they would have without it
+    (each trial plans `epochs`)."""
+    finished = [r for r in rows if r["state"] in ("complete", "pruned") and isinstance(r.get("epochs"), int)]
+    trained = sum(r["epochs"] for r in finished)
+    planned = epochs * len(finished)
+    return {"pruned": sum(r["state"] == "pruned" for r in finished), "epochs_trained": trained,
+            "epochs_without_pruning": planned, "saved": (1 - trained / planned) if planned else 0.0}
 
 
 def importance(study: optuna.Study, settings: ReportSettings = ReportSettings()) -> dict[str, Any]:
@@ -69,14 +80,17 @@ def importance(study: optuna.Study, settings: ReportSettings = ReportSettings())
 
 
 def summarize(study: optuna.Study, definition: StudyDefinition, *, storage: str | None, timings: bool = True,
-              settings: ReportSettings = ReportSettings()) -> StepResult:
-    """The step's result: the trials, the best configuration, parameter importance, the score per trials."""
+              settings: ReportSettings = ReportSettings(), epochs: int | None = None) -> StepResult:
+    """The step's result: the trials, the best configuration, parameter importance, the score per trials and,
+    given the epochs each trial plans, what pruning saved."""
     rows = trials_table(study, timings=timings)
     curve = best_so_far(study, higher_is_better=definition.higher_is_better)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     details: dict[str, Any] = {"study": study.study_name, "storage": redact(storage) if storage else "memory",
                                "metric": definition.metric, "space": [p.to_dict() for p in definition.space],
                                "trials": rows, "curve": curve, "importance": importance(study, settings)}
+    if epochs is not None:
+        details["pruning"] = pruning_saved(rows, epochs=epochs)
     counts = {s: sum(r["state"] == s for r in rows) for s in ("complete", "pruned", "fail")}
     if not complete:
         reasons = sorted({r["note"] for r in rows if r["state"] == "fail" and r["note"]})
@@ -87,6 +101,10 @@ def summarize(study: optuna.Study, definition: StudyDefinition, *, storage: str 
     details["best"] = {"trial": best.number, "value": best.value, "config": best.user_attrs.get("config"),
                        "params": best.params}
     summary = _summary_line(len(rows), counts, definition.metric, best, incumbent, details["importance"])
+    if details.get("pruning", {}).get("pruned"):
+        saved = details["pruning"]
+        summary += (f"; pruning saved {saved['saved']:.0%} of the epochs ({saved['epochs_trained']} trained of "
+                    f"{saved['epochs_without_pruning']})")
     return StepResult("tune", "pass", summary, details=details)
 
 

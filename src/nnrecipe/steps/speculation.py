@@ -1,0 +1,165 @@
+"""A step's units of work on the run's worker processes, trained ahead of need, with the step's own logic intact.
+
+Step 4 is greedy: each candidate is trained from the best configuration so far, so which unit comes next
+depends on whether the last one was kept. Rather than write the step twice (once serial, once as a task graph),
+the step's exploration is a plain function of its units' results, run again and again:
+
+- **for real**: every unit it asks for must be finished (in the journal, or handed back by a worker); the first
+  that is not stops the replay;
+- **as a guess**: a unit not finished yet is assumed turned down (its scores are NaN, which never beats
+  anything), which lists the units the step would ask for next if every pending one is turned down.
+
+The first units of that list go to idle workers; when one finishes, the step is replayed. A kept candidate
+makes the guesses after it wrong: those trainings are wasted, never used. Most candidates are turned down, so
+most guesses hold. The last replay is the serial step itself on the same results, so the step's outcome is
+the serial one's for the same unit results (each unit is seeded by its own identity).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import math
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from nnrecipe.steps.context import RunContext
+from nnrecipe.steps.units import TrainedUnit, UnitJob, UnitRequest, UnitResult, finish_unit, train_job
+
+T = TypeVar("T")
+
+
+class _NotYet(Exception):
+    """A replay asked for a unit that is not finished."""
+
+
+@dataclass
+class _Ledger:
+    """What the workers handed back (by key and configuration), and what they are training."""
+
+    run: RunContext
+    finished: dict[str, TrainedUnit | BaseException] = field(default_factory=dict)
+    running: dict[concurrent.futures.Future[Any], UnitRequest] = field(default_factory=dict)
+    #: units trained and units whose results the step used (the rest were wrong guesses)
+    trained: int = 0
+    used: int = 0
+
+    def strict(self, request: UnitRequest) -> UnitResult:
+        got = self.finished.pop(request.variant, None)
+        if got is None:
+            raise _NotYet(request.key)
+        if isinstance(got, BaseException):  # the unit's training raised, as it would have here
+            raise got
+        self.used += 1
+        finish_unit(self.run, request, got.result, got.model_state, got.extras)
+        self.run.progress.note(f"finished: {request.label}")
+        return got.result
+
+    def submit(self, wanted: list[UnitRequest]) -> None:
+        """The first units of `wanted` that no worker holds, to the idle workers."""
+        pool = self.run.pool
+        assert pool is not None
+        busy = {r.variant for r in self.running.values()}
+        for request in wanted:
+            if len(self.running) >= pool.workers:
+                return
+            if request.variant in busy or request.variant in self.finished:
+                continue
+            checkpoint = self.run.journal.partial(request.variant)
+            future = pool.submit(train_job, UnitJob(request, None if checkpoint is None else str(checkpoint)))
+            self.running[future] = request
+            busy.add(request.variant)
+
+    def wait(self) -> None:
+        done, _ = concurrent.futures.wait(self.running, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            request = self.running.pop(future)
+            self.trained += 1
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                raise error
+            self.finished[request.variant] = error if error is not None else future.result()
+
+    def drain(self) -> None:
+        """Wait for the wrong guesses still training (a worker cannot be stopped mid-job) and drop them."""
+        for future in list(self.running):
+            future.exception()
+        self.trained += len(self.running)
+        self.running.clear()
+        for variant in self.finished:
+            partial = self.run.journal.partial(variant)
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+        self.finished.clear()
+
+
+@dataclass(frozen=True)
+class _Strict:
+    ledger: _Ledger
+
+    def unit(self, request: UnitRequest) -> UnitResult:
+        return self.ledger.strict(request)
+
+
+@dataclass
+class _Guess:
+    """Finished units as they are; unfinished ones assumed turned down, and listed."""
+
+    ledger: _Ledger
+    wanted: list[UnitRequest] = field(default_factory=list)
+
+    def unit(self, request: UnitRequest) -> UnitResult:
+        got = self.ledger.finished.get(request.variant)
+        if isinstance(got, TrainedUnit):
+            return got.result
+        self.wanted.append(request)
+        return UnitResult(request.key, request.config, val=collections.defaultdict(lambda: math.nan),
+                          best_epoch=None, epochs_run=0, seed=request.seed)
+
+
+@dataclass(frozen=True)
+class Speculated:
+    """How many trainings the workers did for a step, and how many of them it used."""
+
+    trained: int = 0
+    used: int = 0
+
+
+def speculate(run: RunContext, explore: Callable[[RunContext], T]) -> tuple[T, Speculated]:
+    """`explore(run)`, its units trained by the run's workers ahead of need (in this process without a pool).
+
+    `explore` must be a function of its units' results alone: it is called many times, and only its last call
+    counts; it writes nothing but through `run_unit`.
+    """
+    pool = run.pool
+    if pool is None or pool.broken is not None:
+        return explore(run), Speculated()
+    ledger = _Ledger(run)
+    try:
+        while True:
+            try:
+                return explore(dataclasses.replace(run, units=_Strict(ledger))), Speculated(ledger.trained,
+                                                                                            ledger.used)
+            except _NotYet:
+                pass
+            guess = _Guess(ledger)
+            try:
+                explore(dataclasses.replace(run, units=guess))
+            except _NotYet:
+                pass
+            except Exception:  # noqa: BLE001 - a guess may trip over NaN scores; what it listed so far stands
+                pass
+            ledger.submit(guess.wanted)
+            if not ledger.running:
+                raise RuntimeError("a step asked for a unit no worker could be given")  # a bug, never a hang
+            ledger.wait()
+    except BrokenProcessPool as exc:
+        pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
+        run.progress.note(pool.broken)
+        return explore(run), Speculated(ledger.trained, ledger.used)
+    finally:
+        if pool.broken is None:
+            ledger.drain()

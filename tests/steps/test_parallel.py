@@ -1,0 +1,180 @@
+"""Worker processes inside one run: the same outcome as one process, resumable, and a clear fallback to one
+process when workers cannot build the experiment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import psutil
+import pytest
+import tiny_spec
+import torch
+
+from nnrecipe.progress import Progress
+from nnrecipe.steps.pipeline import run_pipeline
+from nnrecipe.steps.tune.sampler import EarlierTrialsPruner
+from nnrecipe.steps.tune.summary import pruning_saved
+
+SPEC = Path(__file__).with_name("tiny_spec.py")
+
+
+def _run(out: Path, *, workers: int, spec: Path = SPEC, kill_after: float | None = None) -> subprocess.Popen[bytes]:
+    """`nnrecipe run`; with `kill_after`, kill -9 at that moment, then wait for its orphaned workers to end."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SPEC.parent)}
+    cmd = [sys.executable, "-m", "nnrecipe", "run", str(spec), "--budget", "quick", "--out", str(out), "--json",
+           str(out / "doc.json"), "--device", "cpu", "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.wait(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        # a worker left behind by its killed run ends at its next epoch (it must not train into the rerun)
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, f"{len(alive)} orphaned worker(s) still running 30 s after the kill"
+    return proc
+
+
+def _outcome(out: Path) -> tuple[object, ...]:
+    doc = json.loads((out / "doc.json").read_text().replace(str(out), "<run folder>"))
+    for step in doc["steps"]:
+        assert step.pop("seconds") >= 0
+    weights = torch.load(out / "model.pt", weights_only=False)["model"]
+    return doc["steps"], doc["scores"], json.loads((out / "config.json").read_text()), weights
+
+
+def _same_outcome(a: tuple[object, ...], b: tuple[object, ...]) -> None:
+    for got, want in zip(a[0], b[0], strict=True):  # type: ignore[call-overload]
+        assert got == want, f"step {want['step']} differs"
+    assert a[1:3] == b[1:3]
+    assert all(torch.equal(a[3][k], b[3][k]) for k in b[3])  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_two_workers_reach_the_one_process_run_and_a_killed_parallel_run_resumes_to_it(tmp_path: Path) -> None:
+    """Same seed, one thread per unit: two workers give the one-process run's every step, score and weight; a
+    parallel run killed mid-way (workers and all) and run again ends the same."""
+    alone = _run(tmp_path / "alone", workers=1)
+    assert alone.returncode == 0, alone.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    started = time.perf_counter()
+    both = _run(tmp_path / "both", workers=2)
+    full = time.perf_counter() - started
+    assert both.returncode == 0, both.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    reference = _outcome(tmp_path / "alone")
+    _same_outcome(_outcome(tmp_path / "both"), reference)
+
+    killed = tmp_path / "killed"
+    codes = [_run(killed, workers=2, kill_after=fraction * full).returncode for fraction in (0.5, 0.75)]
+    assert -signal.SIGKILL in codes, f"no kill landed before the run finished: {codes}"
+    assert _run(killed, workers=2).returncode == 0
+    _same_outcome(_outcome(killed), reference)
+
+
+class _Notes(Progress):
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def test_an_experiment_built_in_python_trains_in_one_process_and_says_why() -> None:
+    progress = _Notes()
+    result = run_pipeline(tiny_spec.experiment(), device="cpu", budget="quick", workers=2, progress=progress,
+                          until="skeleton")
+    assert result.steps
+    assert any("built in Python" in n for n in progress.notes), progress.notes
+
+
+def test_workers_that_build_another_experiment_refuse_and_the_run_goes_on_in_one_process(tmp_path: Path) -> None:
+    """A spec that builds other data the second time: the workers' fingerprint differs, they refuse to train, and
+    the run finishes in one process with a note naming what differed."""
+    counter = tmp_path / "built"
+    spec = tmp_path / "changing_spec.py"
+    spec.write_text(
+        "import dataclasses, pathlib\nimport tiny_spec\n"
+        f"COUNTER = pathlib.Path({str(counter)!r})\n"
+        "def experiment():\n"
+        "    n = int(COUNTER.read_text()) if COUNTER.exists() else 0\n"
+        "    COUNTER.write_text(str(n + 1))\n"
+        "    exp = tiny_spec.experiment()\n"
+        "    return exp if n == 0 else dataclasses.replace(exp, train=tiny_spec.blobs(96, seed=1))\n")
+    proc = _run(tmp_path / "run", workers=2, spec=spec)
+    out = proc.stdout.read().decode()  # type: ignore[union-attr]
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    assert "differs from the run's (sizes)" in out and "one process" in out
+    doc = json.loads((tmp_path / "run" / "doc.json").read_text())
+    assert [s["status"] for s in doc["steps"]] == ["pass"] * 6
+
+
+def test_workers_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _run(tmp_path / "run", workers=0)
+    err = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert proc.returncode == 2 and "--workers >= 1" in err and "Traceback" not in err
+
+
+# -- pruning against earlier trials only
+
+
+def _study(values: dict[int, list[float]], *, running: int | None = None) -> optuna.Study:
+    """A study whose trial n reported `values[n]` at steps 0, 1, ...; all complete but `running`."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    for number in sorted(values):
+        trial = study.ask()
+        for step, value in enumerate(values[number]):
+            trial.report(value, step)
+        if number != running:
+            study.tell(trial, values[number][-1])
+    return study
+
+
+def _frozen(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    return study.get_trials(deepcopy=False)[number]
+
+
+def test_a_trial_below_the_median_of_earlier_trials_at_its_step_is_pruned_only_after_the_warmup() -> None:
+    earlier = {0: [0.5, 0.8, 0.9], 1: [0.5, 0.7, 0.85], 2: [0.4, 0.6, 0.8]}
+    study = _study({**earlier, 3: [0.3, 0.5, 0.6]}, running=3)
+    pruner = EarlierTrialsPruner(startup_trials=3, warmup_steps=2)
+    assert pruner.prune(study, _frozen(study, 3))  # best so far 0.6 < median 0.85 at step 2
+    assert not EarlierTrialsPruner(startup_trials=3, warmup_steps=3).prune(study, _frozen(study, 3))  # in warmup
+    assert not EarlierTrialsPruner(startup_trials=4, warmup_steps=2).prune(study, _frozen(study, 3))  # too few
+    good = _study({**earlier, 3: [0.5, 0.8, 0.88]}, running=3)
+    assert not pruner.prune(good, _frozen(good, 3))
+
+
+def test_later_trials_never_decide_and_an_earlier_running_trial_is_waited_for() -> None:
+    """Trial 2 is judged against trials 0 and 1 only, whatever trial 3 reported; while trial 1 runs short of the
+    step, the decision waits for its value (a worker side by side), then prunes on it."""
+    study = _study({0: [0.9, 0.9], 1: [0.9], 2: [0.5, 0.5], 3: [0.1, 0.1]}, running=1)
+    pruner = EarlierTrialsPruner(startup_trials=2, warmup_steps=1, poll=0.01)
+    trial_1 = optuna.trial.Trial(study, study.get_trials(deepcopy=False)[1]._trial_id)
+
+    def report_late() -> None:
+        time.sleep(0.3)
+        trial_1.report(0.9, 1)
+
+    late = threading.Thread(target=report_late)
+    started = time.perf_counter()
+    late.start()
+    pruned = pruner.prune(study, _frozen(study, 2))
+    late.join()
+    assert time.perf_counter() - started >= 0.3
+    assert pruned  # 0.5 below the median of trials 0 and 1 at step 1 (0.9); trial 3's 0.1 never counted
+
+
+def test_pruning_saved_counts_the_epochs_pruned_trials_did_not_train() -> None:
+    rows = [{"state": "complete", "epochs": 30}, {"state": "pruned", "epochs": 15}, {"state": "pruned", "epochs": 20},
+            {"state": "fail", "epochs": 3}]
+    saved = pruning_saved(rows, epochs=30)
+    assert saved == {"pruned": 2, "epochs_trained": 65, "epochs_without_pruning": 90, "saved": pytest.approx(25 / 90)}
