@@ -3,6 +3,12 @@ the plain alternative (the built-in's own model trained once as the experiment s
 best validation epoch kept).
 
     python benchmarks/run_default.py [--budgets quick,default] [--threads N] [--seed N] [--no-plain]
+    python benchmarks/run_default.py --budgets default --seeds 0-4 --workers 1,auto --no-plain
+
+With --seeds and --workers, every (seed, workers) pair runs once, seeds interleaved so that a change in the
+machine's load spreads over both: a table per worker count (seed, wall, val and test, test per step) and the
+median and minimum test accuracy and median wall, and the ratio of each worker count's median wall to the
+first's ("auto" is nnrecipe's default: one worker per physical core).
 
 Each budget runs all six steps once; steps 1-4 are read off the same run (their wall times and the scores of
 step 4's model, which the result document records per step). Targets: issue 6, steps 1-4: default <= 15 min
@@ -30,14 +36,17 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def run_budget(budget: str, env: dict[str, str], seed_arg: int | None = None) -> dict[str, object]:
+def run_budget(budget: str, env: dict[str, str], seed_arg: int | None = None,
+               workers: str | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         out, doc = Path(tmp) / "run", Path(tmp) / "doc.json"
         before = load()
         started = time.perf_counter()
         seed = [] if seed_arg is None else ["--seed", str(seed_arg)]
+        pool = [] if workers in (None, "auto") else ["--workers", str(workers)]
         proc = subprocess.run([sys.executable, "-m", "nnrecipe", "run", "--budget", budget, "--out", str(out),
-                               "--json", str(doc), "--device", "cpu", *seed], env=env, capture_output=True, text=True)
+                               "--json", str(doc), "--device", "cpu", *seed, *pool], env=env, capture_output=True,
+                              text=True)
         seconds = time.perf_counter() - started
         if not doc.exists():
             return {"budget": budget, "seconds": seconds, "error": proc.stderr[-2000:]}
@@ -96,7 +105,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs (default: unset)")
     parser.add_argument("--no-plain", action="store_true")
     parser.add_argument("--seed", type=int, default=None, help="run with this seed (default: the experiment's)")
+    parser.add_argument("--seeds", default=None, help="a range such as 0-4 (or a list 0,3): the seed table")
+    parser.add_argument("--workers", default=None, help="worker counts for the seed table, e.g. 1,auto")
     args = parser.parse_args()
+    if args.seeds is not None:
+        seed_table(args.budgets.split(",")[0], _seeds(args.seeds), (args.workers or "auto").split(","), args.threads)
+        return
     env = dict(os.environ)
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
@@ -117,6 +131,47 @@ def main() -> None:
         print("          per step (s, test accuracy): " + ", ".join(
             f"{k} {sec:.0f}" + (f" {acc:.4f}" if acc is not None else "") for k, (sec, acc) in r["by_step"].items()))
         print(f"          step 4 settled on: {r['config']}")
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        low, high = text.split("-")
+        return list(range(int(low), int(high) + 1))
+    return [int(v) for v in text.split(",")]
+
+
+def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int | None) -> None:
+    """Every (seed, workers) pair once, seeds interleaved; a table per worker count and its medians."""
+    import statistics
+
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    print(f"machine: {os.cpu_count()} cores, load {load()}; budget {budget}, seeds {seeds}, workers {workers}")
+    rows: dict[str, list[dict[str, object]]] = {w: [] for w in workers}
+    for seed in seeds:
+        for w in workers:
+            r = run_budget(budget, env, seed, w)
+            rows[w].append({"seed": seed, **r})
+            print(f"  seed {seed} workers {w}: " + (f"failed: {r['error']}" if "error" in r else
+                  f"{r['seconds']:.0f} s, val {r['val']:.4f}, test {r['test']:.4f} (load {r['load']})"), flush=True)
+    first = None
+    for w in workers:
+        done = [r for r in rows[w] if "error" not in r]
+        print(f"\nworkers {w}:")
+        print("  seed   wall s    val     test    test per step (overfit / regularize / tune / squeeze)")
+        for r in done:
+            per_step = r["by_step"]  # type: ignore[assignment]
+            tests = " / ".join(f"{per_step.get(k, (0, None))[1] or float('nan'):.4f}"  # type: ignore[union-attr]
+                               for k in ("overfit", "regularize", "tune", "squeeze"))
+            print(f"  {r['seed']:>4}  {r['seconds']:7.1f}  {r['val']:.4f}  {r['test']:.4f}   {tests}")
+        if not done:
+            continue
+        tests_ = [float(r["test"]) for r in done]  # type: ignore[arg-type]
+        wall = statistics.median(float(r["seconds"]) for r in done)  # type: ignore[arg-type]
+        first = first or wall
+        print(f"  median test {statistics.median(tests_):.4f}, min test {min(tests_):.4f} (targets >= 0.9950, "
+              f">= 0.9930); median wall {wall:.0f} s = {wall / first:.0%} of workers {workers[0]}'s")
 
 
 def _verdict(targets: dict[str, tuple[float | None, float | None]], budget: str, seconds: float,

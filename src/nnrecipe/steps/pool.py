@@ -15,6 +15,7 @@ one-process run's.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -146,6 +147,10 @@ class UnitPool:
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         #: why the pool stopped working (a worker that refused, or died); the run then goes on in one process
         self.broken: str | None = None
+        #: what the workers handed back, kept for the whole run (see `steps.speculation`)
+        self.ledger: Any = None
+        #: called before the workers stop (the ledger drops what no step used)
+        self.closing: list[Callable[[], None]] = []
 
     def executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
@@ -165,8 +170,19 @@ class UnitPool:
         return self.executor().submit(fn, *args)
 
     def close(self) -> None:
+        for hook in self.closing:
+            with contextlib.suppress(BrokenProcessPool):
+                hook()
+        self.closing.clear()
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            # what still runs now is a guess no step used (or the run is being interrupted): stop it, rather than
+            # wait a training's length; its per-epoch checkpoint stays for a rerun that asks for the same unit
+            processes = list(getattr(self._executor, "_processes", {}).values())
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.terminate()
+            for proc in processes:
+                proc.join(timeout=10)
             self._executor = None
 
 

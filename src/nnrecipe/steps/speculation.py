@@ -13,6 +13,9 @@ The first units of that list go to idle workers; when one finishes, the step is 
 makes the guesses after it wrong: those trainings are wasted, never used. Most candidates are turned down, so
 most guesses hold. The last replay is the serial step itself on the same results, so the step's outcome is
 the serial one's for the same unit results (each unit is seeded by its own identity).
+
+What the workers handed back is kept for the whole run (the pool's ledger), so a step can start units another
+exploration will use (`ahead`: step 6's longer training goes on while the student is distilled).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,7 +41,7 @@ class _NotYet(Exception):
 
 @dataclass
 class _Ledger:
-    """What the workers handed back (by key and configuration), and what they are training."""
+    """What the workers handed back (by key and configuration), and what they are training: one per run."""
 
     run: RunContext
     finished: dict[str, TrainedUnit | BaseException] = field(default_factory=dict)
@@ -84,16 +87,13 @@ class _Ledger:
             self.finished[request.variant] = error if error is not None else future.result()
 
     def drain(self) -> None:
-        """Wait for the wrong guesses still training (a worker cannot be stopped mid-job) and drop them."""
-        for future in list(self.running):
-            future.exception()
-        self.trained += len(self.running)
-        self.running.clear()
+        """Drop what the workers trained that no step used (guesses that proved wrong), and their checkpoints."""
         for variant in self.finished:
             partial = self.run.journal.partial(variant)
             if partial is not None:
                 partial.unlink(missing_ok=True)
         self.finished.clear()
+        self.running.clear()
 
 
 @dataclass(frozen=True)
@@ -128,30 +128,29 @@ class Speculated:
     used: int = 0
 
 
-def speculate(run: RunContext, explore: Callable[[RunContext], T]) -> tuple[T, Speculated]:
+def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
+              ahead: Sequence[Callable[[RunContext], Any]] = ()) -> tuple[T, Speculated]:
     """`explore(run)`, its units trained by the run's workers ahead of need (in this process without a pool).
 
     `explore` must be a function of its units' results alone: it is called many times, and only its last call
-    counts; it writes nothing but through `run_unit`.
+    counts; it writes nothing but through `run_unit`. The units `ahead`'s explorations ask for are started too,
+    after `explore`'s, for a later `speculate` to use.
     """
     pool = run.pool
     if pool is None or pool.broken is not None:
         return explore(run), Speculated()
-    ledger = _Ledger(run)
+    ledger = _ledger(run)
+    trained, used = ledger.trained, ledger.used
     try:
         while True:
             try:
-                return explore(dataclasses.replace(run, units=_Strict(ledger))), Speculated(ledger.trained,
-                                                                                            ledger.used)
+                return explore(dataclasses.replace(run, units=_Strict(ledger))), Speculated(ledger.trained - trained,
+                                                                                            ledger.used - used)
             except _NotYet:
                 pass
             guess = _Guess(ledger)
-            try:
-                explore(dataclasses.replace(run, units=guess))
-            except _NotYet:
-                pass
-            except Exception:  # noqa: BLE001 - a guess may trip over NaN scores; what it listed so far stands
-                pass
+            for exploration in (explore, *ahead):
+                _list_units(exploration, dataclasses.replace(run, units=guess))
             ledger.submit(guess.wanted)
             if not ledger.running:
                 raise RuntimeError("a step asked for a unit no worker could be given")  # a bug, never a hang
@@ -159,7 +158,21 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T]) -> tuple[T, S
     except BrokenProcessPool as exc:
         pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
         run.progress.note(pool.broken)
-        return explore(run), Speculated(ledger.trained, ledger.used)
-    finally:
-        if pool.broken is None:
-            ledger.drain()
+        return explore(run), Speculated(ledger.trained - trained, ledger.used - used)
+
+
+def _list_units(explore: Callable[[RunContext], Any], guessing: RunContext) -> None:
+    try:
+        explore(guessing)
+    except Exception:  # noqa: BLE001 - a guess may trip over NaN scores; what it listed so far stands
+        pass
+
+
+def _ledger(run: RunContext) -> _Ledger:
+    """The run's ledger, kept on its pool; wrong guesses still training are waited for when the pool closes."""
+    pool = run.pool
+    assert pool is not None
+    if pool.ledger is None:
+        pool.ledger = _Ledger(run)
+        pool.closing.append(pool.ledger.drain)
+    return pool.ledger  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ are saved in the run folder's `final/`, loadable with `nnrecipe.load(run_dir)`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,9 @@ from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.final_models import choose, save_model
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
 from nnrecipe.steps.speculation import speculate
-from nnrecipe.steps.training import build_model, selection_metric, split_scores, train_config
+from nnrecipe.steps.training import build_model, selection_metric, split_scores
 from nnrecipe.steps.tune import NOISE, TunedTrial, TuneFindings
-from nnrecipe.steps.units import UnitResult, load_unit, run_unit
+from nnrecipe.steps.units import Teacher, UnitResult, load_unit, run_unit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,21 +106,37 @@ class Member:
 # -- the ensemble
 
 
-def ensemble_members(run: RunContext, tuned: TuneFindings | None, best_config: TrainingConfig | None, *, k: int,
-                     settings: EnsembleSettings = ENSEMBLE, longer: TrainingPlan | None = None,
-                     ) -> tuple[list[Member], UnitResult | None]:
-    """The k best completed trials that score close to the best one (trained again here when their weights are
-    on another machine), topped up with more seeds of the best configuration; and, when `longer` says how, the
-    best member's configuration trained longer (a unit of the same batch: with worker processes, side by side)."""
+@dataclass(frozen=True)
+class MemberPlan:
+    """The ensemble's members before any training: the trials picked (their kept weights, None where they are on
+    another machine), and the configuration and seed more seeds and the longer training start from."""
+
+    picked: list[TunedTrial]
+    kept: dict[int, nn.Module | None]
+    best: TrainingConfig
+    best_seed: int
+    k: int
+
+
+def plan_members(run: RunContext, tuned: TuneFindings | None, best_config: TrainingConfig | None, *, k: int,
+                 settings: EnsembleSettings = ENSEMBLE) -> MemberPlan:
+    """The k best completed trials that score close to the best one; seeds of the best configuration fill up."""
     picked = _picked(tuned, k, settings)
     kept = {t.number: tuned.model(t, run.experiment, device=run.device) for t in picked} if tuned is not None else {}
     best = picked[0].config if picked else best_config
     assert best is not None, "squeeze needs a configuration from step 4 or 5"
-    best_seed = picked[0].seed if picked else run.ctx.derive("squeeze-seed", 0)
-    units, _ = speculate(run, lambda r: _member_units(r, picked, kept, best, k, longer, best_seed))
+    return MemberPlan(picked, kept, best, picked[0].seed if picked else _seed_of(run, 0), k)
+
+
+def ensemble_members(run: RunContext, plan: MemberPlan, *,
+                     ahead: Sequence[Callable[[RunContext], Any]] = ()) -> list[Member]:
+    """The planned members: kept trials as they are, the others trained (trials trained again here from their
+    configuration and seed, more seeds of the best configuration). With workers, `ahead`'s units start beside
+    theirs."""
+    units, _ = speculate(run, lambda r: _member_units(r, plan), ahead=ahead)
     members: list[Member] = []
-    for trial in picked:
-        model = kept[trial.number]
+    for trial in plan.picked:
+        model = plan.kept[trial.number]
         if model is not None:
             members.append(Member(f"trial {trial.number}", trial.config, trial.seed, model,
                                   evaluate(model, run.experiment.val, run.experiment, device=run.device)))
@@ -127,22 +144,15 @@ def ensemble_members(run: RunContext, tuned: TuneFindings | None, best_config: T
             unit = units[f"squeeze/trial-{trial.number}"]
             members.append(Member(f"trial {trial.number}", trial.config, trial.seed, load_unit(run, unit)[0],
                                   dict(unit.val)))
-    for i in range(len(members), k):
+    for i in range(len(members), plan.k):
         unit = units[f"squeeze/seed-{i}"]
-        members.append(Member(f"best configuration, seed {i}", best, run.ctx.derive("squeeze-seed", i),
-                              load_unit(run, unit)[0], dict(unit.val)))
-    return members, units.get("squeeze/longer")
+        members.append(Member(f"best configuration, seed {i}", plan.best, _seed_of(run, i), load_unit(run, unit)[0],
+                              dict(unit.val)))
+    return members
 
 
-@dataclass(frozen=True)
-class TrainingPlan:
-    """How the best member's configuration is trained longer: its epochs times `factor`, with early stopping."""
-
-    factor: float
-    patience: int
-
-    def applied(self, cfg: TrainingConfig) -> TrainingConfig:
-        return cfg.replace(epochs=math.ceil(cfg.epochs * self.factor), patience=self.patience)
+def _seed_of(run: RunContext, i: int) -> int:
+    return run.ctx.derive("squeeze-seed", i)
 
 
 def _picked(tuned: TuneFindings | None, k: int, settings: EnsembleSettings) -> list[TunedTrial]:
@@ -154,23 +164,25 @@ def _picked(tuned: TuneFindings | None, k: int, settings: EnsembleSettings) -> l
                                                      settings=settings)][:k]
 
 
-def _member_units(run: RunContext, picked: list[TunedTrial], kept: dict[int, nn.Module | None],
-                  best: TrainingConfig, k: int, longer: TrainingPlan | None, best_seed: int) -> dict[str, UnitResult]:
-    """The trainings step 6 needs before its ensemble: trials trained elsewhere, more seeds, the longer one."""
+def _member_units(run: RunContext, plan: MemberPlan) -> dict[str, UnitResult]:
+    """The members to train: trials whose weights are elsewhere, and more seeds of the best configuration."""
     units: dict[str, UnitResult] = {}
-    for trial in picked:
-        if kept.get(trial.number) is None:
+    for trial in plan.picked:
+        if plan.kept.get(trial.number) is None:
             key = f"squeeze/trial-{trial.number}"
             units[key] = run_unit(run, key, trial.config, seed=trial.seed,
                                   label=f"trial {trial.number} (trained elsewhere): {trial.config.describe()}")
-    for i in range(len(picked), k):
-        units[f"squeeze/seed-{i}"] = run_unit(run, f"squeeze/seed-{i}", best, seed=run.ctx.derive("squeeze-seed", i),
-                                              label=f"seed {i}: {best.describe()}")
-    if longer is not None:
-        cfg = longer.applied(best)
-        units["squeeze/longer"] = run_unit(run, "squeeze/longer", cfg, seed=best_seed,
-                                           label=f"trained longer: {cfg.describe()}")
+    for i in range(len(plan.picked), plan.k):
+        units[f"squeeze/seed-{i}"] = run_unit(run, f"squeeze/seed-{i}", plan.best, seed=_seed_of(run, i),
+                                              label=f"seed {i}: {plan.best.describe()}")
     return units
+
+
+def train_longer(run: RunContext, plan: MemberPlan, budget: SqueezeBudget) -> UnitResult:
+    """The best configuration trained longer: its epochs times the budget's factor, with early stopping (a
+    one-cycle schedule is stretched over them and runs to its end)."""
+    cfg = plan.best.replace(epochs=math.ceil(plan.best.epochs * budget.longer_factor), patience=budget.longer_patience)
+    return run_unit(run, "squeeze/longer", cfg, seed=plan.best_seed, label=f"trained longer: {cfg.describe()}")
 
 
 # -- distillation
@@ -210,34 +222,26 @@ class DistillStep:
         return loss
 
 
-def distill(run: RunContext, teacher: nn.Module, cfg: TrainingConfig, *,
-            settings: DistillSettings = DISTILL) -> tuple[nn.Module, dict[str, float]]:
-    """A model of `cfg`'s size taught by `teacher` (a user's own `train_step` is replaced for this training)."""
-    exp = run.experiment.replace(train_step=DistillStep(teacher, run.experiment, settings))
+def taught(exp: Experiment, teacher: Teacher, device: torch.device) -> Experiment:
+    """`exp` whose training step distills from the teacher's ensemble (a user's own `train_step` is replaced)."""
+    models = []
+    for cfg, seed, state in teacher.members:
+        model = build_model(exp, cfg, device=device, seed=seed)
+        model.load_state_dict(state)
+        models.append(model)
+    ensemble = Ensemble(models, task=exp.task).to(device)
+    return exp.replace(train_step=DistillStep(ensemble, exp, teacher.settings))
+
+
+def distill(run: RunContext, members: list[Member], cfg: TrainingConfig, *,
+            settings: DistillSettings = DISTILL) -> UnitResult:
+    """A model of `cfg`'s size taught by the members' ensemble (a unit of work, like the others)."""
+    teacher = Teacher(tuple((m.config, m.seed, {k: v.cpu() for k, v in m.model.state_dict().items()})
+                            for m in members), settings)
     # the teacher's soft targets take the place of label smoothing, which would smooth the true labels again
     cfg = cfg.replace(label_smoothing=0.0)
-    return _train_unit(run, "squeeze/distilled", cfg, seed=run.ctx.derive("squeeze-distill"),
-                       label=f"distilled: {cfg.describe()}", exp=exp)
-
-
-# -- one resumable training (the run folder's journal, like steps 3 and 4, but with its own seed)
-
-
-def _train_unit(run: RunContext, key: str, cfg: TrainingConfig, *, seed: int, label: str,
-                exp: Experiment | None = None) -> tuple[nn.Module, dict[str, float]]:
-    exp = exp or run.experiment
-    done = run.journal.done(key)
-    model = build_model(exp, cfg, device=run.device, seed=seed)
-    if done is not None:
-        model.load_state_dict(run.journal.saved(key)["model"])
-        return model, dict(done["val"])
-    shown = run.progress.training(label, cfg.epochs)
-    trained = train_config(exp, cfg, device=run.device, seed=seed, callbacks=[shown] if shown else [],
-                           checkpoint=run.journal.partial(key))
-    run.journal.finish(key, {"key": key, "config": cfg.to_dict(), "val": trained.val, "seed": seed,
-                               "best_epoch": trained.best_epoch, "epochs_run": trained.epochs_run,
-                               "records": trained.records}, model_state=trained.model.state_dict())
-    return trained.model, dict(trained.val)
+    return run_unit(run, "squeeze/distilled", cfg, seed=run.ctx.derive("squeeze-distill"),
+                    label=f"distilled: {cfg.describe()}", teacher=teacher)
 
 
 # -- the step
@@ -251,14 +255,15 @@ def run_squeeze(run: RunContext, settled: Settled, *, tuned: TuneFindings | None
     exp = run.experiment
     budget = SQUEEZE_BUDGETS[run.budget]
     metric, higher = selection_metric(exp)
-    members, longer_unit = ensemble_members(run, tuned, settled.config, k=budget.ensemble_size,
-                                            longer=TrainingPlan(budget.longer_factor, budget.longer_patience))
-    assert longer_unit is not None
+    plan = plan_members(run, tuned, settled.config, k=budget.ensemble_size)
+    # with workers, the longer training starts beside the members' and goes on while the student trains
+    members = ensemble_members(run, plan, ahead=[lambda r: train_longer(r, plan, budget)])
     best = members[0]
     ensemble = Ensemble([m.model for m in members], task=exp.task).to(run.device)
-    student, _ = distill(run, ensemble, best.config, settings=distill_settings)
+    (student_unit, longer_unit), _ = speculate(
+        run, lambda r: (distill(r, members, best.config, settings=distill_settings), train_longer(r, plan, budget)))
+    student, longer = load_unit(run, student_unit)[0], load_unit(run, longer_unit)[0]
     longer_cfg = longer_unit.config
-    longer = load_unit(run, longer_unit)[0]
     candidates: dict[str, Candidate] = {
         "ensemble": (ensemble, [(m.config, m.model) for m in members],
                      f"average of {len(members)}: " + ", ".join(m.label for m in members)),

@@ -62,11 +62,28 @@ class UnitRequest:
     subset: tuple[int, ...] | None = None
     #: whether the report's recorders ride along
     record: bool = False
+    #: the ensemble a distilled model learns from (None: plain training)
+    teacher: Teacher | None = field(default=None, compare=False, repr=False)
 
     @property
     def variant(self) -> str:
         """The key and the configuration: a unit asked for under one key with another config is another unit."""
         return f"{self.key}@{config_digest(self.config)}"
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """What a distilled unit learns from: the ensemble's members (configuration, seed, weights) and how it teaches
+    (step 6's `DistillSettings`). Weights travel with it, so a worker process needs nothing else."""
+
+    members: tuple[tuple[TrainingConfig, int, dict[str, Any]], ...]
+    settings: Any
+
+    def experiment(self, exp: Experiment, device: Any) -> Experiment:
+        """`exp` with its training step replaced by the teacher's (see `steps.squeeze.DistillStep`)."""
+        from nnrecipe.steps.squeeze import taught
+
+        return taught(exp, self, device)
 
 
 class UnitSource(Protocol):
@@ -89,14 +106,15 @@ def run_unit(
     fit_test: FitTest | None = None,
     recorders: Sequence[Any] = (),
     seed: int | None = None,
+    teacher: Teacher | None = None,
 ) -> UnitResult:
     """Train `cfg` once: a finished unit comes back from the journal; a killed one resumes from its last epoch.
 
     `recorders` are report callbacks with a `key` and a `record()`; what they record is kept with the unit.
-    `seed` defaults to the run's training seed.
+    `seed` defaults to the run's training seed; with a `teacher`, the model is distilled from it.
     """
     request = UnitRequest(key, cfg, run.ctx.derive("train") if seed is None else seed, label,
-                          subset=_subset_of(run.experiment, train), record=bool(recorders))
+                          subset=_subset_of(run.experiment, train), record=bool(recorders), teacher=teacher)
     done = journaled(run, request)
     if done is not None:
         return done
@@ -107,7 +125,8 @@ def run_unit(
     if shown is not None:
         callbacks.append(shown)
     partial = run.journal.partial(request.variant)
-    trained = train_config(run.experiment, cfg, device=run.device, seed=request.seed, train=train,
+    exp = run.experiment if teacher is None else teacher.experiment(run.experiment, run.device)
+    trained = train_config(exp, cfg, device=run.device, seed=request.seed, train=train,
                            fit_test=fit_test, callbacks=callbacks, checkpoint=partial)
     result = UnitResult(key=key, config=cfg, val=trained.val, best_epoch=trained.best_epoch,
                         epochs_run=trained.epochs_run, train=trained.train, stopped_early=trained.stopped_early,
@@ -185,6 +204,8 @@ def train_job(job: UnitJob) -> TrainedUnit:
 
     state = worker_state()
     exp, request = state.experiment, job.request
+    if request.teacher is not None:
+        exp = request.teacher.experiment(exp, state.device)
     train = None if request.subset is None else Subset(exp.train, list(request.subset))
     recorders = list(training_recorders(exp)) if request.record else []
     trained = train_config(exp, request.config, device=state.device, seed=request.seed, train=train,
