@@ -37,7 +37,7 @@ def load() -> str:
 
 
 def run_budget(budget: str, env: dict[str, str], seed_arg: int | None = None,
-               workers: str | None = None) -> dict[str, object]:
+               workers: str | None = None, device: str = "cpu") -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         out, doc = Path(tmp) / "run", Path(tmp) / "doc.json"
         before = load()
@@ -45,7 +45,7 @@ def run_budget(budget: str, env: dict[str, str], seed_arg: int | None = None,
         seed = [] if seed_arg is None else ["--seed", str(seed_arg)]
         pool = [] if workers in (None, "auto") else ["--workers", str(workers)]
         proc = subprocess.run([sys.executable, "-m", "nnrecipe", "run", "--budget", budget, "--out", str(out),
-                               "--json", str(doc), "--device", "cpu", *seed, *pool], env=env, capture_output=True,
+                               "--json", str(doc), "--device", device, *seed, *pool], env=env, capture_output=True,
                               text=True)
         seconds = time.perf_counter() - started
         if not doc.exists():
@@ -107,9 +107,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="run with this seed (default: the experiment's)")
     parser.add_argument("--seeds", default=None, help="a range such as 0-4 (or a list 0,3): the seed table")
     parser.add_argument("--workers", default=None, help="worker counts for the seed table, e.g. 1,auto")
+    parser.add_argument("--device", default="cpu", help="where the runs train (cpu, cuda)")
     args = parser.parse_args()
     if args.seeds is not None:
-        seed_table(args.budgets.split(",")[0], _seeds(args.seeds), (args.workers or "auto").split(","), args.threads)
+        seed_table(args.budgets.split(",")[0], _seeds(args.seeds), (args.workers or "auto").split(","), args.threads,
+                   args.device)
         return
     env = dict(os.environ)
     if args.threads:
@@ -120,7 +122,7 @@ def main() -> None:
         print(f"plain   (model as given, Adam 3e-4, {p['epochs']} epochs): {p['seconds']:6.1f} s  "
               f"val {p['val']:.4f}  test {p['test']:.4f}")
     for budget in args.budgets.split(","):
-        r = run_budget(budget, env, args.seed)
+        r = run_budget(budget, env, args.seed, device=args.device)
         if "error" in r:
             print(f"{budget:8s} failed after {r['seconds']:.0f} s:\n{r['error']}")
             continue
@@ -140,7 +142,7 @@ def _seeds(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
-def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int | None) -> None:
+def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int | None, device: str = "cpu") -> None:
     """Every (seed, workers) pair once, seeds interleaved; a table per worker count and its medians."""
     import statistics
 
@@ -151,7 +153,7 @@ def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int |
     rows: dict[str, list[dict[str, object]]] = {w: [] for w in workers}
     for seed in seeds:
         for w in workers:
-            r = run_budget(budget, env, seed, w)
+            r = run_budget(budget, env, seed, w, device)
             rows[w].append({"seed": seed, **r})
             print(f"  seed {seed} workers {w}: " + (f"failed: {r['error']}" if "error" in r else
                   f"{r['seconds']:.0f} s, val {r['val']:.4f}, test {r['test']:.4f} (load {r['load']})"), flush=True)

@@ -19,7 +19,7 @@ from nnrecipe.errors import UsageError, did_you_mean
 from nnrecipe.experiment import Experiment
 from nnrecipe.progress import Progress
 from nnrecipe.results import STAGES, CheckResult, Pictures, Report, RunResult, Stage
-from nnrecipe.seeding import preserved_random_state
+from nnrecipe.seeding import derive_seed, seeded
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ def run_check(check: Check[Any, Any, Any], ctx: DataContext) -> tuple[CheckResul
     the result and its pictures' material (`check.pictures(evidence)`; none for a skip or an error)."""
     started = time.perf_counter()
     try:
-        with preserved_random_state():
+        # every check draws from its own seed (dropout masks, shuffles), so a check's numbers never depend on
+        # what ran before it in the process; the caller's random state is put back afterwards
+        with seeded(derive_seed(ctx.seed if ctx.seed is not None else 0, "check", check.id)):
             reason = _blocked(check, ctx) or check.applies(ctx)
             if reason is not None:
                 return CheckResult(check.id, check.stage, "skip", reason, seconds=time.perf_counter() - started), {}

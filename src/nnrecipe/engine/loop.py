@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import nn
@@ -78,19 +78,33 @@ class History:
         return (max if higher_is_better else min)(scored, key=lambda e: e.val[metric])
 
 
-def standard_step(loss: LossFn) -> Callable[[nn.Module, Batch, torch.optim.Optimizer], torch.Tensor]:
-    """The standard optimization step: zero_grad, forward, loss, backward, step."""
+#: the arithmetic of the standard step's forward pass: fp32, or bf16 autocast (weights and optimizer stay fp32)
+Precision = Literal["fp32", "bf16"]
+
+
+def standard_step(loss: LossFn, precision: Precision = "fp32") -> Callable[[nn.Module, Batch, torch.optim.Optimizer],
+                                                                          torch.Tensor]:
+    """The standard optimization step: zero_grad, forward, loss, backward, step. With bf16, the forward pass and
+    the loss run under autocast (bf16 keeps fp32's range, so no loss scaling) and backward outside it."""
 
     def step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer) -> torch.Tensor:
         x, y = batch
         optimizer.zero_grad(set_to_none=True)
-        out = forward(model, x)
-        value = loss(out, y)
+        with _autocast(model, precision):
+            out = forward(model, x)
+            value = loss(out, y)
         value.backward()
         optimizer.step()
         return value
 
     return step
+
+
+def _autocast(model: nn.Module, precision: Precision) -> contextlib.AbstractContextManager[Any]:
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    weight = next(model.parameters(), None)
+    return torch.autocast(device_type=weight.device.type if weight is not None else "cpu", dtype=torch.bfloat16)
 
 
 @contextlib.contextmanager
@@ -134,13 +148,16 @@ def fit(
     train_step: TrainStep | None = None,
     callbacks: Sequence[Callback] = (),
     start_epoch: int = 0,
+    precision: Precision = "fp32",
 ) -> History:
     """Train `model` in place; evaluate it on `evaluate_on` after every epoch (None: no evaluation).
 
     Options left None are the experiment's own: its training set, epochs, seed, batch size and train_step (else
     the standard step on its loss), and `optimization`: its optimizer and scheduler, built here. `augment=False`
     leaves out the experiment's per-sample augmentation. `max_steps` cuts training short inside an epoch; a
-    run resumed at `start_epoch` replays the uninterrupted one. The global random state is restored afterwards.
+    run resumed at `start_epoch` replays the uninterrupted one. `precision="bf16"` runs the standard step's
+    forward pass under bf16 autocast (a `train_step` of one's own keeps its own arithmetic). The global random
+    state is restored afterwards.
     """
     seed = exp.seed if seed is None else seed
     loss = loss_fn(exp)  # before the seeded block: finding the ignore index may read the training targets once
@@ -148,7 +165,7 @@ def fit(
         run = _setup(model, exp, device=device, seed=seed, start_epoch=start_epoch,
                      train=exp.train if train is None else train, augment=augment, batch_size=batch_size,
                      batch_augment=batch_augment, optimization=optimization,
-                     train_step=train_step or exp.train_step or standard_step(loss), callbacks=callbacks,
+                     train_step=train_step or exp.train_step or standard_step(loss, precision), callbacks=callbacks,
                      max_steps=max_steps)
         started = time.perf_counter()
         for epoch in range(start_epoch, exp.epochs if epochs is None else epochs):

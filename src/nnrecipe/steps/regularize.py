@@ -147,7 +147,7 @@ def run_regularize(run: RunContext, settled: Settled,
     base = start.replace(epochs=budget.epochs, patience=budget.patience, schedule="constant")
     judge = _Judge(metric, higher, thresholds)
     # with worker processes, the candidates after the one in training are trained ahead, guessed turned down
-    explored, _ = speculate(run, lambda r: _explore(r, base, judge, budget))
+    explored = speculate(run, lambda r: _explore(r, base, judge, budget))
     if explored.best is None:
         baseline = explored.baseline
         return StepOutcome(StepResult("regularize", "fail", f"the baseline training diverged (val {metric} "

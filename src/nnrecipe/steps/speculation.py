@@ -88,6 +88,9 @@ class _Ledger:
 
     def drain(self) -> None:
         """Drop what the workers trained that no step used (guesses that proved wrong), and their checkpoints."""
+        if self.trained:
+            self.run.progress.note(f"the workers trained {self.trained + len(self.running)} units; the steps used "
+                                   f"{self.used} (the others were guesses that proved wrong)")
         for variant in self.finished:
             partial = self.run.journal.partial(variant)
             if partial is not None:
@@ -120,16 +123,8 @@ class _Guess:
                           best_epoch=None, epochs_run=0, seed=request.seed)
 
 
-@dataclass(frozen=True)
-class Speculated:
-    """How many trainings the workers did for a step, and how many of them it used."""
-
-    trained: int = 0
-    used: int = 0
-
-
 def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
-              ahead: Sequence[Callable[[RunContext], Any]] = ()) -> tuple[T, Speculated]:
+              ahead: Sequence[Callable[[RunContext], Any]] = ()) -> T:
     """`explore(run)`, its units trained by the run's workers ahead of need (in this process without a pool).
 
     `explore` must be a function of its units' results alone: it is called many times, and only its last call
@@ -138,14 +133,12 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
     """
     pool = run.pool
     if pool is None or pool.broken is not None:
-        return explore(run), Speculated()
+        return explore(run)
     ledger = _ledger(run)
-    trained, used = ledger.trained, ledger.used
     try:
         while True:
             try:
-                return explore(dataclasses.replace(run, units=_Strict(ledger))), Speculated(ledger.trained - trained,
-                                                                                            ledger.used - used)
+                return explore(dataclasses.replace(run, units=_Strict(ledger)))
             except _NotYet:
                 pass
             guess = _Guess(ledger)
@@ -158,7 +151,7 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
     except BrokenProcessPool as exc:
         pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
         run.progress.note(pool.broken)
-        return explore(run), Speculated(ledger.trained - trained, ledger.used - used)
+        return explore(run)
 
 
 def _list_units(explore: Callable[[RunContext], Any], guessing: RunContext) -> None:
@@ -169,7 +162,7 @@ def _list_units(explore: Callable[[RunContext], Any], guessing: RunContext) -> N
 
 
 def _ledger(run: RunContext) -> _Ledger:
-    """The run's ledger, kept on its pool; wrong guesses still training are waited for when the pool closes."""
+    """The run's ledger, kept on its pool; what no step used is dropped when the pool closes."""
     pool = run.pool
     assert pool is not None
     if pool.ledger is None:

@@ -133,7 +133,7 @@ def ensemble_members(run: RunContext, plan: MemberPlan, *,
     """The planned members: kept trials as they are, the others trained (trials trained again here from their
     configuration and seed, more seeds of the best configuration). With workers, `ahead`'s units start beside
     theirs."""
-    units, _ = speculate(run, lambda r: _member_units(r, plan), ahead=ahead)
+    units = speculate(run, lambda r: _member_units(r, plan), ahead=ahead)
     members: list[Member] = []
     for trial in plan.picked:
         model = plan.kept[trial.number]
@@ -260,7 +260,7 @@ def run_squeeze(run: RunContext, settled: Settled, *, tuned: TuneFindings | None
     members = ensemble_members(run, plan, ahead=[lambda r: train_longer(r, plan, budget)])
     best = members[0]
     ensemble = Ensemble([m.model for m in members], task=exp.task).to(run.device)
-    (student_unit, longer_unit), _ = speculate(
+    student_unit, longer_unit = speculate(
         run, lambda r: (distill(r, members, best.config, settings=distill_settings), train_longer(r, plan, budget)))
     student, longer = load_unit(run, student_unit)[0], load_unit(run, longer_unit)[0]
     longer_cfg = longer_unit.config
