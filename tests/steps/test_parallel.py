@@ -19,6 +19,7 @@ import tiny_spec
 import torch
 
 from nnrecipe.progress import Progress
+from nnrecipe.spec import load_spec
 from nnrecipe.steps.pipeline import run_pipeline
 from nnrecipe.steps.tune.sampler import EarlierTrialsPruner
 from nnrecipe.steps.tune.summary import pruning_saved
@@ -114,6 +115,22 @@ def test_workers_that_build_another_experiment_refuse_and_the_run_goes_on_in_one
     assert "differs from the run's (sizes)" in out and "one process" in out
     doc = json.loads((tmp_path / "run" / "doc.json").read_text())
     assert [s["status"] for s in doc["steps"]] == ["pass"] * 6
+
+
+def test_an_experiment_changed_in_python_after_loading_its_spec_is_refused_by_the_workers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`replace` keeps where the experiment came from; the workers, which build it from there, see another one
+    (its content differs) and refuse, and the run trains in one process."""
+    monkeypatch.syspath_prepend(str(SPEC.parent))
+    changed = load_spec(str(SPEC)).replace(optimizer=_other_optimizer)
+    progress = _Notes()
+    result = run_pipeline(changed, device="cpu", budget="quick", workers=2, progress=progress, until="regularize")
+    assert [s.status for s in result.steps][-1] == "pass"
+    assert any("differs from the run's (content)" in n for n in progress.notes), progress.notes
+
+
+def _other_optimizer(params: object) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=0.1)  # type: ignore[arg-type]
 
 
 def test_workers_below_one_is_a_usage_error(tmp_path: Path) -> None:

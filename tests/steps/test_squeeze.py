@@ -18,8 +18,9 @@ from nnrecipe.engine.loop import evaluate, predict
 from nnrecipe.spec import load_spec
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext, Settled
+from nnrecipe.steps.distill import DistillSettings, DistillStep
 from nnrecipe.steps.journal import Journal
-from nnrecipe.steps.squeeze import DistillSettings, DistillStep, choose_final, run_squeeze
+from nnrecipe.steps.squeeze import choose_final, run_squeeze
 from nnrecipe.steps.training import train_config
 from nnrecipe.steps.tune import (
     TUNE_BUDGETS,

@@ -40,7 +40,7 @@ from nnrecipe.steps.context import RunContext, Settled, StepOutcome
 from nnrecipe.steps.ending import as_written, end_run, fingerprint, scores
 from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.overfit import run_overfit
-from nnrecipe.steps.pool import UnitPool, default_workers, setup_for
+from nnrecipe.steps.pool import UnitPool, default_workers, identity, setup_for
 from nnrecipe.steps.regularize import RegularizeFindings, run_regularize
 from nnrecipe.steps.squeeze import run_squeeze
 from nnrecipe.steps.tune import TuneFindings, run_tune
@@ -124,7 +124,7 @@ def _pool(run: RunContext, workers: int | None) -> UnitPool | None:
     if run.device.type != "cpu":
         run.progress.note(f"{count} workers asked for on {run.device.type}: one process trains there, in turn")
         return None
-    setup = setup_for(run.experiment, workers=count, device=run.device, fingerprint=run.journal.fingerprint,
+    setup = setup_for(run.experiment, workers=count, device=run.device, identity=identity(run.experiment, run.ctx),
                       seed=int(run.ctx.seed if run.ctx.seed is not None else run.experiment.seed), budget=run.budget)
     if setup is None:
         if workers is not None:  # asked for, so say why not

@@ -2,8 +2,8 @@
 
 On a CPU a second process nearly doubles throughput where a second intra-op thread adds ~15% (small models do
 not split well across threads), and two processes that each use every core slow each other down manyfold. So a
-run with `workers=N` starts N spawned processes, each with `cores // N` torch threads, and the parent process
-only plans, waits and writes the journal (it never trains while they do).
+run with `workers=N` starts N spawned processes, each with `cores // N` torch threads, and while they train the
+parent process only plans, waits and writes the journal.
 
 A worker builds the experiment again from where it came from (its spec, and `--fix-init`), and refuses to work
 when what it built differs from the parent's (another model, other data sizes: the fingerprint the journal
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import threading
@@ -28,21 +29,29 @@ from typing import Any
 import torch
 
 from nnrecipe.experiment import Experiment
+from nnrecipe.seeding import seeded
+
+#: the most workers a run starts unless told: each holds the experiment's data in memory
+MAX_DEFAULT_WORKERS = 8
 
 
-def physical_cores() -> int:
-    """The machine's physical cores (hyper-threads share one core's arithmetic units)."""
+def usable_cores() -> int:
+    """The physical cores this process may run on: hyper-threads share one core's arithmetic units, and a
+    container or `taskset` may allow fewer CPUs than the machine has."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         import psutil
 
-        return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+        physical = psutil.cpu_count(logical=False) or allowed
     except ImportError:  # psutil is optional: logical cores then
-        return max(1, os.cpu_count() or 1)
+        physical = allowed
+    return max(1, min(physical, allowed))
 
 
 def default_workers(device: torch.device) -> int:
-    """One worker per physical core on a CPU; one process on an accelerator (it is one device, already parallel)."""
-    return physical_cores() if device.type == "cpu" else 1
+    """One worker per usable physical core on a CPU (at most `MAX_DEFAULT_WORKERS`); one process on an
+    accelerator (it is one device, already parallel)."""
+    return min(usable_cores(), MAX_DEFAULT_WORKERS) if device.type == "cpu" else 1
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,8 @@ class WorkerSetup:
     source: ExperimentSource
     threads: int
     device: str
-    #: the parent's journal fingerprint; a worker whose experiment differs refuses to start
-    fingerprint: dict[str, Any]
+    #: the run's experiment as `identity` sees it; a worker whose experiment differs refuses to start
+    identity: dict[str, Any]
     seed: int
     budget: str
 
@@ -101,28 +110,74 @@ def _start(setup: WorkerSetup) -> None:
     global _STATE, _REFUSED
     from types import SimpleNamespace
 
-    from nnrecipe.steps.ending import fingerprint
-
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(setup.threads)
     try:
         exp = setup.source.build()
         device = torch.device(setup.device)
-        mine = fingerprint(exp, SimpleNamespace(seed=setup.seed, budget=setup.budget, device=device))  # type: ignore[arg-type]
+        mine = identity(exp, SimpleNamespace(seed=setup.seed, budget=setup.budget, device=device))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which goes on in one process
         _REFUSED = f"building the experiment from {setup.source.spec!r} failed ({type(exc).__name__}: {exc})"
         return
-    if mine != setup.fingerprint:
-        differs = sorted(k for k in {*mine, *setup.fingerprint} if mine.get(k) != setup.fingerprint.get(k))
+    if mine != setup.identity:
+        differs = sorted(k for k in {*mine, *setup.identity} if mine.get(k) != setup.identity.get(k))
         _REFUSED = (f"the experiment built again from {setup.source.spec!r} differs from the run's "
                     f"({', '.join(differs)})")
         return
     _STATE = WorkerState(exp, device)
 
 
+def identity(exp: Experiment, ctx: Any) -> dict[str, Any]:
+    """What a worker's experiment must share with the run's: the journal's fingerprint (settings, data sizes, the
+    model's code), and a few samples of each split and the names of its functions, so that data drawn
+    differently, another optimizer or an experiment changed in Python after loading its spec is refused."""
+    from nnrecipe.steps.ending import fingerprint
+
+    digest = hashlib.sha256()
+    with seeded(0):  # a dataset that augments in __getitem__ draws the same in every process
+        for split in (exp.train, exp.val, exp.test):
+            size = len(split) if split is not None else 0
+            for index in sorted({0, size // 2, size - 1} if size else set()):
+                digest.update(_as_bytes(split[index]))  # type: ignore[index]
+    for name, value in sorted(vars(exp).items()):
+        if name != "meta":
+            digest.update(f"{name}={_described(value)};".encode())
+    return {**fingerprint(exp, ctx), "content": digest.hexdigest()[:16]}
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().contiguous().numpy().tobytes()
+    if isinstance(value, (tuple, list)):
+        return b"|".join(_as_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return b"|".join(k.encode() + b":" + _as_bytes(v) for k, v in sorted(value.items()))
+    return repr(value).encode()
+
+
+def _described(value: Any) -> str:
+    """A field as text that is the same in every process: a function by its qualified name (its repr holds an
+    address), data by its type and size (its samples are compared above)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if callable(value):
+        inner = getattr(value, "func", None)  # functools.partial: the function and its arguments
+        if inner is not None:
+            return f"partial({_described(inner)}, {_described(dict(getattr(value, 'keywords', {})))})"
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_described(v)}" for k, v in sorted(value.items(), key=str)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_described(v) for v in value) + "]"
+    size = len(value) if hasattr(value, "__len__") else None
+    return f"{type(value).__qualname__}({size})"
+
+
 def worker_state() -> WorkerState:
-    """The experiment and device of this worker process (only inside a job)."""
-    assert _STATE is not None, "not in a worker process"
+    """The experiment and device of this worker process (only inside a job); a worker that could not start
+    breaks the pool, so that the run goes on in one process."""
+    if _STATE is None:
+        raise BrokenProcessPool(_REFUSED or "a worker process has no experiment")
     return _STATE
 
 
@@ -187,13 +242,14 @@ class UnitPool:
 
 
 def threads_per_worker(workers: int) -> int:
-    return max(1, physical_cores() // workers)
+    """The cores shared out, never more threads than this process was given (`OMP_NUM_THREADS`, say)."""
+    return max(1, min(usable_cores(), torch.get_num_threads()) // workers)
 
 
-def setup_for(exp: Experiment, *, workers: int, device: torch.device, fingerprint: dict[str, Any], seed: int,
+def setup_for(exp: Experiment, *, workers: int, device: torch.device, identity: dict[str, Any], seed: int,
               budget: str) -> WorkerSetup | None:
     """The workers' setup for a run, or None when they could not build its experiment."""
     source = ExperimentSource.of(exp)
     if source is None:
         return None
-    return WorkerSetup(source, threads_per_worker(workers), str(device), fingerprint, seed, budget)
+    return WorkerSetup(source, threads_per_worker(workers), str(device), identity, seed, budget)

@@ -10,8 +10,8 @@ the step's exploration is a plain function of its units' results, run again and 
   anything), which lists the units the step would ask for next if every pending one is turned down.
 
 The first units of that list go to idle workers; when one finishes, the step is replayed. A kept candidate
-makes the guesses after it wrong: those trainings are wasted, never used. Most candidates are turned down, so
-most guesses hold. The last replay is the serial step itself on the same results, so the step's outcome is
+makes the guesses after it wrong: the workers are asked to stop them at their next epoch (a flag file beside
+their checkpoint), and their results are never used. Most candidates are turned down, so most guesses hold. The last replay is the serial step itself on the same results, so the step's outcome is
 the serial one's for the same unit results (each unit is seeded by its own identity).
 
 What the workers handed back is kept for the whole run (the pool's ledger), so a step can start units another
@@ -45,9 +45,12 @@ class _Ledger:
 
     run: RunContext
     finished: dict[str, TrainedUnit | BaseException] = field(default_factory=dict)
-    running: dict[concurrent.futures.Future[Any], UnitRequest] = field(default_factory=dict)
-    #: units trained and units whose results the step used (the rest were wrong guesses)
+    running: dict[concurrent.futures.Future[Any], UnitJob] = field(default_factory=dict)
+    #: units asked to stop (guesses proved wrong); what they hand back is dropped
+    stopping: set[str] = field(default_factory=set)
+    #: units trained to their end, units stopped part-way, and units whose results a step used
     trained: int = 0
+    stopped: int = 0
     used: int = 0
 
     def strict(self, request: UnitRequest) -> UnitResult:
@@ -61,40 +64,76 @@ class _Ledger:
         self.run.progress.note(f"finished: {request.label}")
         return got.result
 
-    def submit(self, wanted: list[UnitRequest]) -> None:
-        """The first units of `wanted` that no worker holds, to the idle workers."""
+    def submit(self, wanted: list[UnitRequest], *, keep: set[str]) -> None:
+        """Stop what no longer is wanted, then give the first units of `wanted` no worker holds to idle workers.
+
+        A unit is wanted while the latest guess lists it (or `keep` does: units started for a later step).
+        """
         pool = self.run.pool
         assert pool is not None
-        busy = {r.variant for r in self.running.values()}
+        listed = {r.variant for r in wanted} | keep
+        for job in self.running.values():
+            if job.request.variant not in listed:
+                self._stop(job)
+            elif job.request.variant in self.stopping and job.stop_flag is not None:  # wanted again: go on
+                job.stop_flag.unlink(missing_ok=True)
+                self.stopping.discard(job.request.variant)
+        busy = {job.request.variant for job in self.running.values()}
         for request in wanted:
             if len(self.running) >= pool.workers:
                 return
             if request.variant in busy or request.variant in self.finished:
                 continue
             checkpoint = self.run.journal.partial(request.variant)
-            future = pool.submit(train_job, UnitJob(request, None if checkpoint is None else str(checkpoint)))
-            self.running[future] = request
+            job = UnitJob(request, None if checkpoint is None else str(checkpoint))
+            if job.stop_flag is not None:
+                job.stop_flag.unlink(missing_ok=True)  # asked to stop before, wanted again: it resumes
+            self.running[pool.submit(train_job, job)] = job
             busy.add(request.variant)
+
+    def _stop(self, job: UnitJob) -> None:
+        """Ask a worker to stop a unit at its next epoch (without a run folder there is no flag: it runs on)."""
+        if job.stop_flag is None or job.request.variant in self.stopping:
+            return
+        job.stop_flag.write_text("a guess that proved wrong\n")
+        self.stopping.add(job.request.variant)
 
     def wait(self) -> None:
         done, _ = concurrent.futures.wait(self.running, return_when=concurrent.futures.FIRST_COMPLETED)
         for future in done:
-            request = self.running.pop(future)
-            self.trained += 1
+            job = self.running.pop(future)
+            variant = job.request.variant
             error = future.exception()
             if isinstance(error, BrokenProcessPool):
                 raise error
-            self.finished[request.variant] = error if error is not None else future.result()
+            if variant in self.stopping:
+                self.stopping.discard(variant)
+                self.stopped += 1
+                if job.stop_flag is not None:
+                    job.stop_flag.unlink(missing_ok=True)
+                continue
+            if error is not None:
+                self.trained += 1
+                self.finished[variant] = error
+                continue
+            blob = future.result()
+            if blob is None:  # stopped by a flag a killed run left behind: it is asked for again when wanted
+                continue
+            self.trained += 1
+            self.finished[variant] = TrainedUnit.unpacked(blob)
 
-    def drain(self) -> None:
-        """Drop what the workers trained that no step used (guesses that proved wrong), and their checkpoints."""
-        if self.trained:
-            self.run.progress.note(f"the workers trained {self.trained + len(self.running)} units; the steps used "
-                                   f"{self.used} (the others were guesses that proved wrong)")
-        for variant in self.finished:
-            partial = self.run.journal.partial(variant)
-            if partial is not None:
-                partial.unlink(missing_ok=True)
+    def settle(self, keep: set[str]) -> None:
+        """A step has what it needs: stop its guesses still training and drop those no later step will use."""
+        for job in self.running.values():
+            if job.request.variant not in keep:
+                self._stop(job)
+        for variant in [v for v in self.finished if v not in keep]:
+            del self.finished[variant]  # its per-epoch checkpoint stays: a rerun asking for it finds it done
+
+    def close(self) -> None:
+        if self.trained or self.stopped:
+            self.run.progress.note(f"workers: {self.trained} units trained to their end and {self.stopped} stopped "
+                                   f"part-way; the steps used {self.used} (the others were guesses that proved wrong)")
         self.finished.clear()
         self.running.clear()
 
@@ -135,18 +174,24 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
     if pool is None or pool.broken is not None:
         return explore(run)
     ledger = _ledger(run)
+    keep: set[str] = set()
     try:
         while True:
             try:
-                return explore(dataclasses.replace(run, units=_Strict(ledger)))
+                found = explore(dataclasses.replace(run, units=_Strict(ledger)))
             except _NotYet:
                 pass
-            guess = _Guess(ledger)
-            for exploration in (explore, *ahead):
-                _list_units(exploration, dataclasses.replace(run, units=guess))
-            ledger.submit(guess.wanted)
-            if not ledger.running:
-                raise RuntimeError("a step asked for a unit no worker could be given")  # a bug, never a hang
+            else:
+                ledger.settle(keep)
+                return found
+            guess, later = _Guess(ledger), _Guess(ledger)
+            tripped = _list_units(explore, dataclasses.replace(run, units=guess))
+            for exploration in ahead:
+                _list_units(exploration, dataclasses.replace(run, units=later))
+            keep = {r.variant for r in later.wanted}
+            ledger.submit(guess.wanted + later.wanted, keep=keep)
+            if not ledger.running:  # a bug, never a hang
+                raise RuntimeError("a step asked for a unit no worker could be given") from tripped
             ledger.wait()
     except BrokenProcessPool as exc:
         pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
@@ -154,11 +199,13 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
         return explore(run)
 
 
-def _list_units(explore: Callable[[RunContext], Any], guessing: RunContext) -> None:
+def _list_units(explore: Callable[[RunContext], Any], guessing: RunContext) -> Exception | None:
+    """Run a guess; what it tripped over (a guess may trip over NaN scores: what it listed so far stands)."""
     try:
         explore(guessing)
-    except Exception:  # noqa: BLE001 - a guess may trip over NaN scores; what it listed so far stands
-        pass
+    except Exception as exc:  # noqa: BLE001 - kept, to explain a guess that lists nothing
+        return exc
+    return None
 
 
 def _ledger(run: RunContext) -> _Ledger:
@@ -167,5 +214,5 @@ def _ledger(run: RunContext) -> _Ledger:
     assert pool is not None
     if pool.ledger is None:
         pool.ledger = _Ledger(run)
-        pool.closing.append(pool.ledger.drain)
+        pool.closing.append(pool.ledger.close)
     return pool.ledger  # type: ignore[no-any-return]

@@ -20,24 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from nnrecipe.engine.data import Batch, loss_fn
 from nnrecipe.engine.ensemble import Ensemble
 from nnrecipe.engine.loop import evaluate
-from nnrecipe.engine.outputs import forward
-from nnrecipe.experiment import Experiment
 from nnrecipe.results import StepResult
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext, Settled, StepOutcome
+from nnrecipe.steps.distill import DISTILL, DistillSettings, Teacher, pack_state
 from nnrecipe.steps.final_models import choose, save_model
 from nnrecipe.steps.regularize import RegularizeThresholds, improves
 from nnrecipe.steps.speculation import speculate
-from nnrecipe.steps.training import build_model, selection_metric, split_scores
+from nnrecipe.steps.training import selection_metric, split_scores
 from nnrecipe.steps.tune import NOISE, TunedTrial, TuneFindings
-from nnrecipe.steps.units import Teacher, UnitResult, load_unit, run_unit
+from nnrecipe.steps.units import UnitResult, load_unit, run_unit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,17 +53,6 @@ SQUEEZE_BUDGETS: dict[str, SqueezeBudget] = {
     "default": SqueezeBudget(ensemble_size=5, longer_factor=2.0, longer_patience=20),
     "long": SqueezeBudget(ensemble_size=8, longer_factor=3.0, longer_patience=30),
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class DistillSettings:
-    #: softens the ensemble's probabilities so the student also learns how classes resemble each other
-    temperature: float = 4.0
-    #: weight of the ensemble's soft targets; the true labels get 1 - soft_weight
-    soft_weight: float = 0.7
-
-
-DISTILL = DistillSettings()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,56 +173,10 @@ def train_longer(run: RunContext, plan: MemberPlan, budget: SqueezeBudget) -> Un
 # -- distillation
 
 
-class DistillStep:
-    """One optimization step of the student: the teacher's soft targets at a temperature, plus the true labels.
-
-    The teacher sees the very batch the student sees (augmented or not) and stays in eval mode, untrained.
-    """
-
-    def __init__(self, teacher: nn.Module, exp: Experiment, settings: DistillSettings) -> None:
-        self.teacher = teacher.eval()
-        self.task = exp.task
-        self.hard_loss = loss_fn(exp)
-        self.settings = settings
-
-    def soft_loss(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        if self.task == "regression":
-            return F.mse_loss(student, teacher)
-        t = self.settings.temperature
-        s_log = F.log_softmax(student.reshape(-1, student.shape[-1]) / t, dim=-1)  # (N, C)
-        t_log = F.log_softmax(teacher.reshape(-1, teacher.shape[-1]) / t, dim=-1)
-        # t^2 keeps the soft term's gradients on the scale of the hard term's (Hinton et al. 2015)
-        return F.kl_div(s_log, t_log, log_target=True, reduction="batchmean") * t * t
-
-    def __call__(self, model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer) -> torch.Tensor:
-        x, y = batch
-        with torch.no_grad():
-            target = forward(self.teacher, x)
-        optimizer.zero_grad(set_to_none=True)
-        out = forward(model, x)
-        w = self.settings.soft_weight
-        loss = w * self.soft_loss(out, target) + (1 - w) * self.hard_loss(out, y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-
-def taught(exp: Experiment, teacher: Teacher, device: torch.device) -> Experiment:
-    """`exp` whose training step distills from the teacher's ensemble (a user's own `train_step` is replaced)."""
-    models = []
-    for cfg, seed, state in teacher.members:
-        model = build_model(exp, cfg, device=device, seed=seed)
-        model.load_state_dict(state)
-        models.append(model)
-    ensemble = Ensemble(models, task=exp.task).to(device)
-    return exp.replace(train_step=DistillStep(ensemble, exp, teacher.settings))
-
-
 def distill(run: RunContext, members: list[Member], cfg: TrainingConfig, *,
             settings: DistillSettings = DISTILL) -> UnitResult:
     """A model of `cfg`'s size taught by the members' ensemble (a unit of work, like the others)."""
-    teacher = Teacher(tuple((m.config, m.seed, {k: v.cpu() for k, v in m.model.state_dict().items()})
-                            for m in members), settings)
+    teacher = Teacher(tuple((m.config, m.seed, pack_state(m.model.state_dict())) for m in members), settings)
     # the teacher's soft targets take the place of label smoothing, which would smooth the true labels again
     cfg = cfg.replace(label_smoothing=0.0)
     return run_unit(run, "squeeze/distilled", cfg, seed=run.ctx.derive("squeeze-distill"),

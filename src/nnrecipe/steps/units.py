@@ -7,11 +7,14 @@ the step's `RunContext.units` hands the results back (see `steps.speculation`).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+import torch
 from torch import nn
 from torch.utils.data import Subset
 
@@ -19,6 +22,7 @@ from nnrecipe.engine.loop import Callback
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext
+from nnrecipe.steps.distill import Teacher, taught
 from nnrecipe.steps.training import FitTest, build_model, train_config
 
 
@@ -71,21 +75,6 @@ class UnitRequest:
         return f"{self.key}@{config_digest(self.config)}"
 
 
-@dataclass(frozen=True)
-class Teacher:
-    """What a distilled unit learns from: the ensemble's members (configuration, seed, weights) and how it teaches
-    (step 6's `DistillSettings`). Weights travel with it, so a worker process needs nothing else."""
-
-    members: tuple[tuple[TrainingConfig, int, dict[str, Any]], ...]
-    settings: Any
-
-    def experiment(self, exp: Experiment, device: Any) -> Experiment:
-        """`exp` with its training step replaced by the teacher's (see `steps.squeeze.DistillStep`)."""
-        from nnrecipe.steps.squeeze import taught
-
-        return taught(exp, self, device)
-
-
 class UnitSource(Protocol):
     """Where a step's units come from when worker processes train them (see `steps.speculation`)."""
 
@@ -118,14 +107,16 @@ def run_unit(
     done = journaled(run, request)
     if done is not None:
         return done
-    if run.units is not None and fit_test is None:
+    if run.units is not None:
+        # a fit test is a closure of step 3's thresholds: step 3 trains in this process, never ahead
+        assert fit_test is None, "units with a fit test cannot be trained by workers"
         return run.units.unit(request)
     callbacks: list[Callback] = list(recorders)
     shown = run.progress.training(label, cfg.epochs)
     if shown is not None:
         callbacks.append(shown)
     partial = run.journal.partial(request.variant)
-    exp = run.experiment if teacher is None else teacher.experiment(run.experiment, run.device)
+    exp = run.experiment if teacher is None else taught(run.experiment, teacher, run.device)
     trained = train_config(exp, cfg, device=run.device, seed=request.seed, train=train,
                            fit_test=fit_test, callbacks=callbacks, checkpoint=partial)
     result = UnitResult(key=key, config=cfg, val=trained.val, best_epoch=trained.best_epoch,
@@ -185,6 +176,11 @@ class UnitJob:
     request: UnitRequest
     checkpoint: str | None
 
+    @property
+    def stop_flag(self) -> Path | None:
+        """A file whose presence asks the worker to stop this unit at its next epoch (a guess proved wrong)."""
+        return None if self.checkpoint is None else Path(self.checkpoint + ".stop")
+
 
 @dataclass(frozen=True)
 class TrainedUnit:
@@ -194,26 +190,55 @@ class TrainedUnit:
     model_state: dict[str, Any]
     extras: dict[str, Any]
 
+    def packed(self) -> bytes:
+        """As one blob: tensors sent between processes one by one would each hold a file descriptor open."""
+        buffer = io.BytesIO()
+        torch.save({"result": self.result.to_dict(), "model": self.model_state, "extras": self.extras}, buffer)
+        return buffer.getvalue()
 
-def train_job(job: UnitJob) -> TrainedUnit:
-    """A worker process's training of one unit (module level: spawned workers find it by name)."""
-    from pathlib import Path
+    @classmethod
+    def unpacked(cls, blob: bytes) -> TrainedUnit:
+        # written by this run's own worker process a moment ago, so trusted with more than tensors
+        saved = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
+        return cls(UnitResult.from_dict(saved["result"]), saved["model"], saved["extras"])
 
+
+class _Stopped(Exception):
+    """The parent asked for this unit to stop (see `UnitJob.stop_flag`)."""
+
+
+class _StopWhenAsked(Callback):
+    def __init__(self, flag: Path | None) -> None:
+        self.flag = flag
+
+    def on_epoch_end(self, record: Any, model: nn.Module) -> bool:
+        # after the tracker's checkpoint of this epoch: a later request for the same unit resumes from it
+        if self.flag is not None and self.flag.exists():
+            raise _Stopped
+        return False
+
+
+def train_job(job: UnitJob) -> bytes | None:
+    """A worker process's training of one unit (module level: spawned workers find it by name): the packed
+    `TrainedUnit`, or None when the parent asked it to stop."""
     from nnrecipe.engine.observe import training_recorders
     from nnrecipe.steps.pool import worker_state
 
     state = worker_state()
     exp, request = state.experiment, job.request
     if request.teacher is not None:
-        exp = request.teacher.experiment(exp, state.device)
+        exp = taught(exp, request.teacher, state.device)
     train = None if request.subset is None else Subset(exp.train, list(request.subset))
     recorders = list(training_recorders(exp)) if request.record else []
-    trained = train_config(exp, request.config, device=state.device, seed=request.seed, train=train,
-                           callbacks=recorders,
-                           checkpoint=Path(job.checkpoint) if job.checkpoint else None)
+    try:
+        trained = train_config(exp, request.config, device=state.device, seed=request.seed, train=train,
+                               callbacks=[*recorders, _StopWhenAsked(job.stop_flag)],
+                               checkpoint=Path(job.checkpoint) if job.checkpoint else None)
+    except _Stopped:
+        return None
     result = UnitResult(key=request.key, config=request.config, val=trained.val, best_epoch=trained.best_epoch,
                         epochs_run=trained.epochs_run, stopped_early=trained.stopped_early, records=trained.records,
                         seed=request.seed)
     extras = {r.key: r.record() for r in recorders}
     extras["final_history"] = trained.history
-    return TrainedUnit(result, {k: v.cpu() for k, v in trained.model.state_dict().items()}, extras)
+    return TrainedUnit(result, trained.model.state_dict(), extras).packed()

@@ -6,6 +6,7 @@ only (`EarlierTrialsPruner`), so the same trials are pruned with any number of w
 from __future__ import annotations
 
 import concurrent.futures
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,8 @@ class TrialJob:
 
 def run_trials_pooled(run: RunContext, study: optuna.Study, *, storage: str, budget: TuneBudget, folder: Path,
                       trials: int, max_failures: int | None = None) -> int:
-    """Trials on the run's workers until the study holds `trials` finished ones; how many were started.
+    """Trials on the run's workers until the study holds `trials` finished ones (or `max_failures` failed, by
+    default `trials`, as `run_trials_alone`); how many were started.
 
     Trials left running by a killed run go first (each resumes from its last checkpointed epoch); then one new
     trial per idle worker, never more than the study still needs, as a one-process run would ask for them.
@@ -58,10 +60,26 @@ def run_trials_pooled(run: RunContext, study: optuna.Study, *, storage: str, bud
             done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 number = running.pop(future)
-                state = future.result()  # a worker that dies breaks the pool: the run goes on in one process
+                state = _outcome(study, number, future)
                 finished += state in (TrialState.COMPLETE.name, TrialState.PRUNED.name)
                 failures += state == TrialState.FAIL.name
                 run.progress.note(f"trial {number}: {state.lower()}")
+
+
+def _outcome(study: optuna.Study, number: int, future: concurrent.futures.Future[str]) -> str:
+    """The trial's end as its worker told the study; a job that broke outside the trial's training (its study
+    could not be read, say) fails the trial, as a training error would, and the study goes on. A worker that
+    died breaks the pool: the run goes on in one process."""
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, BrokenProcessPool):
+        raise error
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+    if trial.state == TrialState.RUNNING:
+        optuna.trial.Trial(study, trial._trial_id).set_user_attr("note", f"{type(error).__name__}: {error}"[:200])
+        study.tell(number, state=TrialState.FAIL)
+    return TrialState.FAIL.name
 
 
 def run_trial_job(job: TrialJob) -> str:

@@ -121,11 +121,11 @@ class EarlierTrialsPruner(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or step < self.warmup_steps:
             return False
-        values = list(trial.intermediate_values.values())
+        values = [v for v in trial.intermediate_values.values() if math.isfinite(v)]
+        if not values:  # nothing but NaN so far (as Optuna's median pruner: its nan-max is NaN)
+            return True
         maximize = study.direction == StudyDirection.MAXIMIZE
         best = max(values) if maximize else min(values)
-        if math.isnan(best):
-            return True
         earlier = self._earlier_at(study, trial.number, step)
         if len(earlier) < self.startup_trials:
             return False
@@ -137,7 +137,8 @@ class EarlierTrialsPruner(optuna.pruners.BasePruner):
         deadline = time.monotonic() + self.wait_at_most
         while True:
             earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
-            behind = [t for t in earlier if t.state == TrialState.RUNNING and (t.last_step or -1) < step]
+            behind = [t for t in earlier if t.state == TrialState.RUNNING
+                      and (t.last_step if t.last_step is not None else -1) < step]
             # a trial left running by a killed worker is never waited for past the deadline
             if not behind or time.monotonic() > deadline:
                 return [t.intermediate_values[step] for t in earlier if step in t.intermediate_values
