@@ -161,12 +161,14 @@ def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int |
     for w in workers:
         done = [r for r in rows[w] if "error" not in r]
         print(f"\nworkers {w}:")
-        print("  seed   wall s    val     test    test per step (overfit / regularize / tune / squeeze)")
+        print("  seed   wall s    val     test    test per step (overfit / regularize / tune / squeeze)   s per step")
         for r in done:
             per_step = r["by_step"]  # type: ignore[assignment]
+            steps = ("overfit", "regularize", "tune", "squeeze")
             tests = " / ".join(f"{per_step.get(k, (0, None))[1] or float('nan'):.4f}"  # type: ignore[union-attr]
-                               for k in ("overfit", "regularize", "tune", "squeeze"))
-            print(f"  {r['seed']:>4}  {r['seconds']:7.1f}  {r['val']:.4f}  {r['test']:.4f}   {tests}")
+                               for k in steps)
+            seconds = " / ".join(f"{per_step.get(k, (0.0, None))[0]:.0f}" for k in steps)  # type: ignore[union-attr]
+            print(f"  {r['seed']:>4}  {r['seconds']:7.1f}  {r['val']:.4f}  {r['test']:.4f}   {tests}   {seconds}")
         if not done:
             continue
         tests_ = [float(r["test"]) for r in done]  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def test_workers_that_build_another_experiment_refuse_and_the_run_goes_on_in_one
     proc = _run(tmp_path / "run", workers=2, spec=spec)
     out = proc.stdout.read().decode()  # type: ignore[union-attr]
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-    assert "differs from the run's (sizes)" in out and "one process" in out
+    assert re.search(r"differs from the run's \([^)]*sizes", out.replace("\n", " ")) and "one process" in out
     doc = json.loads((tmp_path / "run" / "doc.json").read_text())
     assert [s["status"] for s in doc["steps"]] == ["pass"] * 6
 
@@ -125,7 +126,7 @@ def test_an_experiment_changed_in_python_after_loading_its_spec_is_refused_by_th
     changed = load_spec(str(SPEC)).replace(optimizer=_other_optimizer)
     progress = _Notes()
     result = run_pipeline(changed, device="cpu", budget="quick", workers=2, progress=progress, until="regularize")
-    assert [s.status for s in result.steps][-1] == "pass"
+    assert {s.step: s.status for s in result.steps}["regularize"] == "pass"
     assert any("differs from the run's (content)" in n for n in progress.notes), progress.notes
 
 
