@@ -86,6 +86,9 @@ def main() -> None:
         # the settled configuration trials start from (as step 4 would leave it in the run folder)
         base = {"knobs": {"width": 1.0, "depth": 3}, "augment": True, "weight_decay": 0.05, "lr": 3e-3, "schedule": "onecycle",
                 "batch_size": 128, "epochs": args.epochs}
+        from nnrecipe.engine.run_folder import mark
+
+        mark(out)  # a run folder nnrecipe wrote, as `nnrecipe run` leaves it: tune reads its config.json
         (out / "config.json").write_text(json.dumps({"config": base}))
         storage = args.storage or f"sqlite:///{out / 'studies.db'}"
         stamp = int(time.time())
