@@ -221,6 +221,11 @@ class UnitPool:
                 raise BrokenProcessPool(self.broken)
         return self._executor
 
+    def fall_back(self, error: BaseException, progress: Any) -> None:
+        """The pool broke (a worker died, or refused to start): say so once; the run goes on in one process."""
+        self.broken = self.broken or f"a worker process died ({error}); the run went on in one process"
+        progress.note(self.broken)
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         return self.executor().submit(fn, *args)
 

@@ -194,8 +194,7 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
                 raise RuntimeError("a step asked for a unit no worker could be given") from tripped
             ledger.wait()
     except BrokenProcessPool as exc:
-        pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
-        run.progress.note(pool.broken)
+        pool.fall_back(exc, run.progress)
         return explore(run)
 
 

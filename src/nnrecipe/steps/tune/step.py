@@ -106,8 +106,7 @@ def _run_trials(run: RunContext, study: optuna.Study, runner: TrialRunner, *, bu
             run_trials_pooled(run, study, storage=storage, budget=budget, folder=folder, trials=budget.trials)
             return
         except BrokenProcessPool as exc:
-            pool.broken = pool.broken or f"a worker process died ({exc}); the run went on in one process"
-            run.progress.note(pool.broken)
+            pool.fall_back(exc, run.progress)
     run_trials_alone(study, runner, trials=budget.trials)
 
 
