@@ -3,10 +3,11 @@ the plain alternative (the built-in's own model trained once as the experiment s
 best validation epoch kept).
 
     python benchmarks/run_default.py [--budgets quick,default] [--threads N] [--seed N] [--no-plain]
-    python benchmarks/run_default.py --budgets default --seeds 0-4 --workers 1,auto --no-plain
+    python benchmarks/run_default.py --budgets default --seeds 0-4 --workers 1,auto --no-plain [--grouped]
 
 With --seeds and --workers, every (seed, workers) pair runs once, seeds interleaved so that a change in the
-machine's load spreads over both: a table per worker count (seed, wall, val and test, test per step) and the
+machine's load spreads over both (--grouped: every seed of the first worker count, then the next, so that a
+table stopped part-way has the first count's whole row of seeds): a table per worker count (seed, wall, val and test, test per step) and the
 median and minimum test accuracy and median wall, and the ratio of each worker count's median wall to the
 first's ("auto" is nnrecipe's default: one worker per physical core).
 
@@ -108,10 +109,11 @@ def main() -> None:
     parser.add_argument("--seeds", default=None, help="a range such as 0-4 (or a list 0,3): the seed table")
     parser.add_argument("--workers", default=None, help="worker counts for the seed table, e.g. 1,auto")
     parser.add_argument("--device", default="cpu", help="where the runs train (cpu, cuda)")
+    parser.add_argument("--grouped", action="store_true", help="all seeds of one worker count, then the next")
     args = parser.parse_args()
     if args.seeds is not None:
         seed_table(args.budgets.split(",")[0], _seeds(args.seeds), (args.workers or "auto").split(","), args.threads,
-                   args.device)
+                   args.device, args.grouped)
         return
     env = dict(os.environ)
     if args.threads:
@@ -142,8 +144,10 @@ def _seeds(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
-def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int | None, device: str = "cpu") -> None:
-    """Every (seed, workers) pair once, seeds interleaved; a table per worker count and its medians."""
+def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int | None, device: str = "cpu",
+               grouped: bool = False) -> None:
+    """Every (seed, workers) pair once, seeds interleaved (or grouped by worker count); a table per worker count
+    and its medians."""
     import statistics
 
     env = dict(os.environ)
@@ -151,12 +155,14 @@ def seed_table(budget: str, seeds: list[int], workers: list[str], threads: int |
         env["OMP_NUM_THREADS"] = str(threads)
     print(f"machine: {os.cpu_count()} cores, load {load()}; budget {budget}, seeds {seeds}, workers {workers}")
     rows: dict[str, list[dict[str, object]]] = {w: [] for w in workers}
-    for seed in seeds:
-        for w in workers:
-            r = run_budget(budget, env, seed, w, device)
-            rows[w].append({"seed": seed, **r})
-            print(f"  seed {seed} workers {w}: " + (f"failed: {r['error']}" if "error" in r else
-                  f"{r['seconds']:.0f} s, val {r['val']:.4f}, test {r['test']:.4f} (load {r['load']})"), flush=True)
+    pairs = [(s, w) for w in workers for s in seeds] if grouped else [(s, w) for s in seeds for w in workers]
+    for seed, w in pairs:
+        r = run_budget(budget, env, seed, w, device)
+        rows[w].append({"seed": seed, **r})
+        print(f"  seed {seed} workers {w}: " + (f"failed: {r['error']}" if "error" in r else
+              f"{r['seconds']:.0f} s, val {r['val']:.4f}, test {r['test']:.4f} (load {r['load']}); per step "
+              + ", ".join(f"{k} {sec:.0f} s" + (f" {acc:.4f}" if acc is not None else "")
+                          for k, (sec, acc) in r["by_step"].items())), flush=True)  # type: ignore[attr-defined]
     first = None
     for w in workers:
         done = [r for r in rows[w] if "error" not in r]
