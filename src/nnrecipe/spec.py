@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import sys
-import uuid
 from pathlib import Path
 
 from nnrecipe.errors import NnrecipeError, SpecError, did_you_mean
@@ -41,7 +41,9 @@ def load_spec_file(path: Path) -> Experiment:
         raise SpecError(f"spec file {str(path)!r} does not exist")
     if path.suffix != ".py":
         raise SpecError(f"spec file {str(path)!r}: expected a Python file (.py) defining experiment()")
-    module_name = f"nnrecipe_spec_{path.stem}_{uuid.uuid4().hex[:8]}"
+    # named by the file, the same in every process: a worker process checks the run's functions by their
+    # qualified names (`steps.pool.identity`); the module is never put in sys.modules, so two loads never clash
+    module_name = f"nnrecipe_spec_{path.stem}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]}"
     loader_spec = importlib.util.spec_from_file_location(module_name, path.resolve())
     assert loader_spec is not None and loader_spec.loader is not None
     module = importlib.util.module_from_spec(loader_spec)
