@@ -19,11 +19,12 @@ import contextlib
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -89,6 +90,13 @@ class WorkerSetup:
     identity: dict[str, Any]
     seed: int
     budget: str
+    #: the run's process: a worker ends itself once it is gone (read here, not in the worker, which may start
+    #: after its run was killed)
+    parent: int = field(default_factory=os.getpid)
+
+
+class WorkerRefused(BrokenProcessPool):
+    """A worker process that cannot work for this run (its experiment differs, or could not be built)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,10 @@ def _start(setup: WorkerSetup) -> None:
     global _STATE, _REFUSED
     from types import SimpleNamespace
 
-    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_end_with_parent, args=(setup.parent,), daemon=True).start()
+    # Ctrl-C reaches the whole process group: the run stops its workers itself (a worker's KeyboardInterrupt
+    # would print a traceback per process, or fail the trial it was training)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(setup.threads)
     try:
         exp = setup.source.build()
@@ -177,7 +188,7 @@ def worker_state() -> WorkerState:
     """The experiment and device of this worker process (only inside a job); a worker that could not start
     breaks the pool, so that the run goes on in one process."""
     if _STATE is None:
-        raise BrokenProcessPool(_REFUSED or "a worker process has no experiment")
+        raise WorkerRefused(_REFUSED or "a worker process has no experiment")
     return _STATE
 
 
@@ -218,12 +229,17 @@ class UnitPool:
             if refusals:
                 self.close()
                 self.broken = f"worker processes could not start: {refusals.pop()}; the run went on in one process"
-                raise BrokenProcessPool(self.broken)
+                raise WorkerRefused(self.broken)
         return self._executor
 
     def fall_back(self, error: BaseException, progress: Any) -> None:
-        """The pool broke (a worker died, or refused to start): say so once; the run goes on in one process."""
-        self.broken = self.broken or f"a worker process died ({error}); the run went on in one process"
+        """The pool broke (a worker died, or refused to work): stop the others (nothing may train what this
+        process trains now), say so once; the run goes on in one process."""
+        self.close()
+        if self.broken is None:
+            what = "refused to work" if isinstance(error, WorkerRefused) else "died"
+            self.broken = (f"a worker process {what} ({error}); the run went on in one process (with this "
+                           "process's threads: its last digits can differ from a run with workers)")
         progress.note(self.broken)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:

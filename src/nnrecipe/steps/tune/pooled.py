@@ -76,9 +76,10 @@ def _outcome(study: optuna.Study, number: int, future: concurrent.futures.Future
     if isinstance(error, BrokenProcessPool):
         raise error
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    if trial.state == TrialState.RUNNING:
-        optuna.trial.Trial(study, trial._trial_id).set_user_attr("note", f"{type(error).__name__}: {error}"[:200])
-        study.tell(number, state=TrialState.FAIL)
+    if trial.state != TrialState.RUNNING:  # it broke after its outcome was told: that outcome stands
+        return trial.state.name
+    optuna.trial.Trial(study, trial._trial_id).set_user_attr("note", f"{type(error).__name__}: {error}"[:200])
+    study.tell(number, state=TrialState.FAIL)
     return TrialState.FAIL.name
 
 
