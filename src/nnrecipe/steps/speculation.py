@@ -85,6 +85,10 @@ class _Ledger:
             if request.variant in busy or request.variant in self.finished:
                 continue
             checkpoint = self.run.journal.partial(request.variant)
+            left = TrainedUnit.left_at(checkpoint, request)
+            if left is not None:  # a worker finished it for a run that was killed before a step used it
+                self.finished[request.variant] = left
+                continue
             job = UnitJob(request, None if checkpoint is None else str(checkpoint))
             if job.stop_flag is not None:
                 job.stop_flag.unlink(missing_ok=True)  # asked to stop before, wanted again: it resumes
@@ -128,7 +132,7 @@ class _Ledger:
             if job.request.variant not in keep:
                 self._stop(job)
         for variant in [v for v in self.finished if v not in keep]:
-            del self.finished[variant]  # its per-epoch checkpoint stays: a rerun asking for it finds it done
+            del self.finished[variant]  # what it left in the run folder stays: a rerun asking for it finds it
 
     def close(self) -> None:
         if self.trained or self.stopped:
@@ -152,8 +156,11 @@ class _Guess:
 
     ledger: _Ledger
     wanted: list[UnitRequest] = field(default_factory=list)
+    #: every unit it asked for, finished or not
+    asked: set[str] = field(default_factory=set)
 
     def unit(self, request: UnitRequest) -> UnitResult:
+        self.asked.add(request.variant)
         got = self.ledger.finished.get(request.variant)
         if isinstance(got, TrainedUnit):
             return got.result
@@ -163,12 +170,13 @@ class _Guess:
 
 
 def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
-              ahead: Sequence[Callable[[RunContext], Any]] = ()) -> T:
+              ahead: Sequence[Callable[[RunContext], Any]] = (), ahead_first: bool = False) -> T:
     """`explore(run)`, its units trained by the run's workers ahead of need (in this process without a pool).
 
     `explore` must be a function of its units' results alone: it is called many times, and only its last call
     counts; it writes nothing but through `run_unit`. The units `ahead`'s explorations ask for are started too,
-    after `explore`'s, for a later `speculate` to use.
+    after `explore`'s (before them with `ahead_first`: a long unit nothing waits on, started first, ends
+    beside the others rather than after them), for a later `speculate` to use.
     """
     pool = run.pool
     if pool is None or pool.broken is not None:
@@ -188,8 +196,8 @@ def speculate(run: RunContext, explore: Callable[[RunContext], T], *,
             tripped = _list_units(explore, dataclasses.replace(run, units=guess))
             for exploration in ahead:
                 _list_units(exploration, dataclasses.replace(run, units=later))
-            keep = {r.variant for r in later.wanted}
-            ledger.submit(guess.wanted + later.wanted, keep=keep)
+            keep = later.asked  # finished ones too: a later step uses them
+            ledger.submit([*later.wanted, *guess.wanted] if ahead_first else [*guess.wanted, *later.wanted], keep=keep)
             if not ledger.running:  # a bug, never a hang
                 raise RuntimeError("a step asked for a unit no worker could be given") from tripped
             ledger.wait()

@@ -117,8 +117,8 @@ def ensemble_members(run: RunContext, plan: MemberPlan, *,
                      ahead: Sequence[Callable[[RunContext], Any]] = ()) -> list[Member]:
     """The planned members: kept trials as they are, the others trained (trials trained again here from their
     configuration and seed, more seeds of the best configuration). With workers, `ahead`'s units start beside
-    theirs."""
-    units = speculate(run, lambda r: _member_units(r, plan), ahead=ahead)
+    theirs, first: the longer training is the step's longest unit, and waits on nothing."""
+    units = speculate(run, lambda r: _member_units(r, plan), ahead=ahead, ahead_first=True)
     members: list[Member] = []
     for trial in plan.picked:
         model = plan.kept[trial.number]
@@ -195,7 +195,7 @@ def run_squeeze(run: RunContext, settled: Settled, *, tuned: TuneFindings | None
     budget = SQUEEZE_BUDGETS[run.budget]
     metric, higher = selection_metric(exp)
     plan = plan_members(run, tuned, settled.config, k=budget.ensemble_size)
-    # with workers, the longer training starts beside the members' and goes on while the student trains
+    # with workers, the longer training starts first, beside the members', and goes on while the student trains
     members = ensemble_members(run, plan, ahead=[lambda r: train_longer(r, plan, budget)])
     best = members[0]
     ensemble = Ensemble([m.model for m in members], task=exp.task).to(run.device)

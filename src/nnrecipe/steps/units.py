@@ -18,12 +18,13 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
+from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint
 from nnrecipe.engine.loop import Callback
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
 from nnrecipe.steps.context import RunContext
 from nnrecipe.steps.distill import Teacher, taught
-from nnrecipe.steps.training import FitTest, build_model, train_config
+from nnrecipe.steps.training import FitTest, Trained, build_model, train_config
 
 
 @dataclass(frozen=True)
@@ -111,21 +112,19 @@ def run_unit(
         # a fit test is a closure of step 3's thresholds: step 3 trains in this process, never ahead
         assert fit_test is None, "units with a fit test cannot be trained by workers"
         return run.units.unit(request)
-    callbacks: list[Callback] = list(recorders)
-    shown = run.progress.training(label, cfg.epochs)
-    if shown is not None:
-        callbacks.append(shown)
     partial = run.journal.partial(request.variant)
-    exp = run.experiment if teacher is None else taught(run.experiment, teacher, run.device)
-    trained = train_config(exp, cfg, device=run.device, seed=request.seed, train=train,
-                           fit_test=fit_test, callbacks=callbacks, checkpoint=partial)
-    result = UnitResult(key=key, config=cfg, val=trained.val, best_epoch=trained.best_epoch,
-                        epochs_run=trained.epochs_run, train=trained.train, stopped_early=trained.stopped_early,
-                        records=trained.records, seed=request.seed)
-    extras = {r.key: r.record() for r in recorders if getattr(r, "key", None)}
-    extras["final_history"] = trained.history  # the report's loss curves, should this unit be the final model
-    finish_unit(run, request, result, trained.model.state_dict(), extras)
-    return result
+    unit = TrainedUnit.left_at(partial, request)  # a worker finished it before its run was killed, or its pool broke
+    if unit is None:
+        callbacks: list[Callback] = list(recorders)
+        shown = run.progress.training(label, cfg.epochs)
+        if shown is not None:
+            callbacks.append(shown)
+        exp = run.experiment if teacher is None else taught(run.experiment, teacher, run.device)
+        trained = train_config(exp, cfg, device=run.device, seed=request.seed, train=train,
+                               fit_test=fit_test, callbacks=callbacks, checkpoint=partial)
+        unit = TrainedUnit.of(request, trained, recorders)
+    finish_unit(run, request, unit.result, unit.model_state, unit.extras)
+    return unit.result
 
 
 def journaled(run: RunContext, request: UnitRequest) -> UnitResult | None:
@@ -143,6 +142,13 @@ def finish_unit(run: RunContext, request: UnitRequest, result: UnitResult, model
     partial = run.journal.partial(request.variant)
     if partial is not None:
         partial.unlink(missing_ok=True)
+        handed_back(partial).unlink(missing_ok=True)
+
+
+def handed_back(checkpoint: Path) -> Path:
+    """Where a worker leaves a unit it finished, beside the unit's checkpoint, until a step uses it (a step may
+    use it minutes later: a run killed, or a pool broken, in between finds it there)."""
+    return checkpoint.with_name(checkpoint.name + ".done")
 
 
 def load_unit(run: RunContext, unit: UnitResult) -> tuple[nn.Module, dict[str, Any]]:
@@ -190,6 +196,34 @@ class TrainedUnit:
     model_state: dict[str, Any]
     extras: dict[str, Any]
 
+    @classmethod
+    def of(cls, request: UnitRequest, trained: Trained, recorders: Sequence[Any]) -> TrainedUnit:
+        result = UnitResult(key=request.key, config=request.config, val=trained.val, best_epoch=trained.best_epoch,
+                            epochs_run=trained.epochs_run, train=trained.train, stopped_early=trained.stopped_early,
+                            records=trained.records, seed=request.seed)
+        extras = {r.key: r.record() for r in recorders if getattr(r, "key", None)}
+        extras["final_history"] = trained.history  # the report's loss curves, should this unit be the final model
+        return cls(result, trained.model.state_dict(), extras)
+
+    def leave_at(self, checkpoint: Path) -> None:
+        save_checkpoint(handed_back(checkpoint), result=self.result.to_dict(), model=self.model_state,
+                        extras=self.extras)
+
+    @classmethod
+    def left_at(cls, checkpoint: Path | None, request: UnitRequest) -> TrainedUnit | None:
+        """`request`'s unit as a worker finished it and left it beside `checkpoint`, if it did (a file that
+        cannot be read, or holds another seed or configuration, is not it: the unit is trained again)."""
+        if checkpoint is None or not handed_back(checkpoint).exists():
+            return None
+        try:
+            saved = load_checkpoint(handed_back(checkpoint))
+            result = UnitResult.from_dict(saved["result"])
+        except (UnreadableFile, KeyError, TypeError):
+            return None
+        if result.seed != request.seed or _normalized(result.config.to_dict()) != _normalized(request.config.to_dict()):
+            return None
+        return cls(result, saved["model"], saved.get("extras") or {})
+
     def packed(self) -> bytes:
         """As one blob: tensors sent between processes one by one would each hold a file descriptor open."""
         buffer = io.BytesIO()
@@ -236,9 +270,7 @@ def train_job(job: UnitJob) -> bytes | None:
                                checkpoint=Path(job.checkpoint) if job.checkpoint else None)
     except _Stopped:
         return None
-    result = UnitResult(key=request.key, config=request.config, val=trained.val, best_epoch=trained.best_epoch,
-                        epochs_run=trained.epochs_run, stopped_early=trained.stopped_early, records=trained.records,
-                        seed=request.seed)
-    extras = {r.key: r.record() for r in recorders}
-    extras["final_history"] = trained.history
-    return TrainedUnit(result, trained.model.state_dict(), extras).packed()
+    unit = TrainedUnit.of(request, trained, recorders)
+    if job.checkpoint is not None:
+        unit.leave_at(Path(job.checkpoint))
+    return unit.packed()
