@@ -89,15 +89,19 @@ def make_sampler(name: str, *, seed: int) -> optuna.samplers.BaseSampler:
 
 def make_pruner(budget: TuneBudget, *, epochs: int) -> optuna.pruners.BasePruner:
     """The median pruner for trials of a configuration that trains `epochs` (capped by the budget)."""
-    return optuna.pruners.MedianPruner(
-        n_startup_trials=budget.startup_trials,
-        n_warmup_steps=max(1, int(budget.warmup_fraction * min(epochs, budget.max_epochs))))
+    return optuna.pruners.MedianPruner(n_startup_trials=budget.startup_trials,
+                                       n_warmup_steps=_warmup_steps(budget, epochs))
 
 
 def make_ordered_pruner(budget: TuneBudget, *, epochs: int) -> EarlierTrialsPruner:
     """`make_pruner`'s rule, judged against earlier trials only: the pruner of `nnrecipe run`'s study."""
-    return EarlierTrialsPruner(startup_trials=budget.startup_trials,
-                               warmup_steps=max(1, int(budget.warmup_fraction * min(epochs, budget.max_epochs))))
+    return EarlierTrialsPruner(startup_trials=budget.startup_trials, warmup_steps=_warmup_steps(budget, epochs))
+
+
+def _warmup_steps(budget: TuneBudget, epochs: int) -> int:
+    """No trial is pruned before this epoch: `warmup_fraction` of its schedule (a one-cycle schedule anneals
+    from 30%)."""
+    return max(1, int(budget.warmup_fraction * min(epochs, budget.max_epochs)))
 
 
 class EarlierTrialsPruner(optuna.pruners.BasePruner):
@@ -106,8 +110,11 @@ class EarlierTrialsPruner(optuna.pruners.BasePruner):
 
     At step s (past the warmup), a trial is stopped when its best value so far is worse than the median of the
     values at step s of the earlier trials that reached it (whatever became of them after), once at least
-    `startup_trials` did. An earlier trial still running short of step s is waited for: run alone, every earlier
-    trial has ended; side by side, earlier trials started first and are ahead, so the wait is short. Optuna's
+    `startup_trials` did. Run alone, every earlier trial has ended when a trial is judged; side by side, an
+    earlier trial may still be running short of step s. It is waited for only when its value could change the
+    decision: the trial is judged at once when the outcome is the same whether each such trial reaches step s
+    with the best value possible or the worst, or never reaches it (pruned or failed before); a trial far above
+    or below the median, or with fewer earlier trials than `startup_trials`, never waits. Optuna's
     MedianPruner reads whichever trials have completed at the moment it is asked, which in parallel depends on
     timing; it also ignores pruned trials, which here count at the steps they reached (as in successive
     halving, where every trial that reached a rung is judged together).
@@ -126,21 +133,36 @@ class EarlierTrialsPruner(optuna.pruners.BasePruner):
             return True
         maximize = study.direction == StudyDirection.MAXIMIZE
         best = max(values) if maximize else min(values)
-        earlier = self._earlier_at(study, trial.number, step)
-        if len(earlier) < self.startup_trials:
-            return False
-        median = float(np.median(earlier))
-        return best < median if maximize else best > median
-
-    def _earlier_at(self, study: optuna.Study, number: int, step: int) -> list[float]:
-        """The values at `step` of the trials numbered before `number`, once none still running is short of it."""
         deadline = time.monotonic() + self.wait_at_most
         while True:
-            earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
-            behind = [t for t in earlier if t.state == TrialState.RUNNING
-                      and (t.last_step if t.last_step is not None else -1) < step]
+            earlier, behind = self._earlier_at(study, trial.number, step)
+            decided = self._decision(best, earlier, behind, maximize=maximize)
+            if decided is not None:
+                return decided
             # a trial left running by a killed worker is never waited for past the deadline
-            if not behind or time.monotonic() > deadline:
-                return [t.intermediate_values[step] for t in earlier if step in t.intermediate_values
-                        and math.isfinite(t.intermediate_values[step])]
+            if time.monotonic() > deadline:
+                return bool(self._decision(best, earlier, 0, maximize=maximize))
             time.sleep(self.poll)
+
+    def _decision(self, best: float, earlier: list[float], behind: int, *, maximize: bool) -> bool | None:
+        """Whether to prune, or None when the `behind` earlier trials could still change it. The median only
+        grows with any one value, so each count of them reaching the step is decided by the two extremes."""
+        outcomes = set()
+        for reaching in range(behind + 1):
+            if len(earlier) + reaching < self.startup_trials:
+                outcomes.add(False)
+                continue
+            for extreme in (-math.inf, math.inf):
+                median = float(np.median([*earlier, *[extreme] * reaching]))
+                outcomes.add(best < median if maximize else best > median)
+        return outcomes.pop() if len(outcomes) == 1 else None
+
+    @staticmethod
+    def _earlier_at(study: optuna.Study, number: int, step: int) -> tuple[list[float], int]:
+        """The values at `step` of the trials numbered before `number`, and how many of them are still running
+        short of it."""
+        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+        behind = sum(1 for t in earlier if t.state == TrialState.RUNNING
+                     and (t.last_step if t.last_step is not None else -1) < step)
+        return [t.intermediate_values[step] for t in earlier if step in t.intermediate_values
+                and math.isfinite(t.intermediate_values[step])], behind
