@@ -3,6 +3,7 @@ process when workers cannot build the experiment."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import psutil
@@ -19,11 +21,19 @@ import pytest
 import tiny_spec
 import torch
 
+from nnrecipe.checks.context import CheckContext
 from nnrecipe.progress import Progress
 from nnrecipe.spec import load_spec
+from nnrecipe.steps import pool as pool_module
+from nnrecipe.steps import units as units_module
+from nnrecipe.steps.config import TrainingConfig
+from nnrecipe.steps.context import RunContext
+from nnrecipe.steps.journal import Journal
 from nnrecipe.steps.pipeline import run_pipeline
+from nnrecipe.steps.pool import UnitPool, WorkerRefused, WorkerState, identity, setup_for
 from nnrecipe.steps.tune.sampler import EarlierTrialsPruner
 from nnrecipe.steps.tune.summary import pruning_saved
+from nnrecipe.steps.units import TrainedUnit, UnitJob, UnitRequest, handed_back, run_unit, train_job
 
 SPEC = Path(__file__).with_name("tiny_spec.py")
 
@@ -71,6 +81,10 @@ def test_two_workers_reach_the_one_process_run_and_a_killed_parallel_run_resumes
     both = _run(tmp_path / "both", workers=2)
     full = time.perf_counter() - started
     assert both.returncode == 0, both.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    said = " ".join(both.stdout.read().decode().split())  # type: ignore[union-attr]
+    # the workers did train (a spec file's functions are named alike in every process), steps 4 to 6 alike
+    assert re.search(r"workers: [1-9]\d* units trained", said) and "went on in one process" not in said, said[-3000:]
+    assert re.search(r"trial \d+: (complete|pruned)", said), said[-3000:]
     reference = _outcome(tmp_path / "alone")
     _same_outcome(_outcome(tmp_path / "both"), reference)
 
@@ -140,6 +154,83 @@ def test_workers_below_one_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--workers >= 1" in err and "Traceback" not in err
 
 
+def test_a_spec_file_loaded_again_is_the_same_experiment_to_the_workers() -> None:
+    """Workers compare the run's functions by qualified name: the spec's module must be named alike at every
+    load (it was named at random, so every worker refused every spec file)."""
+    ctx = SimpleNamespace(seed=0, budget="quick", device=torch.device("cpu"))
+    first, again = load_spec(str(SPEC)), load_spec(str(SPEC))
+    assert first.model.func is not again.model.func  # type: ignore[attr-defined]  # two loads, two classes
+    assert identity(first, ctx) == identity(again, ctx)
+
+
+CPU = torch.device("cpu")
+CONFIG = TrainingConfig(knobs={"width": 1.0, "depth": 1}, lr=1e-2, batch_size=32, epochs=2)
+
+
+def test_a_unit_a_worker_finished_is_taken_from_the_run_folder_not_trained_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker leaves what it trained beside the unit's checkpoint: a run killed (or whose pool broke) before a
+    step used it takes it from there, recordings and all, rather than train it again."""
+    exp = load_spec(str(SPEC))
+    run = RunContext(exp, CheckContext(exp, device=CPU, seed=None, budget="quick"), tmp_path,
+                     journal=Journal(tmp_path, {"test": 1}))
+    request = UnitRequest("unit", CONFIG, seed=5, label="unit", record=True)
+    checkpoint = run.journal.partial(request.variant)
+    assert checkpoint is not None
+    monkeypatch.setattr(pool_module, "_STATE", WorkerState(exp, CPU))  # as in a worker process
+    sent = TrainedUnit.unpacked(train_job(UnitJob(request, str(checkpoint))))  # type: ignore[arg-type]
+    assert handed_back(checkpoint).exists()
+    assert TrainedUnit.left_at(checkpoint, UnitRequest("unit", CONFIG, seed=6, label="unit")) is None  # other seed
+
+    monkeypatch.setattr(units_module, "train_config", lambda *a, **k: pytest.fail("trained again"))
+    result = run_unit(run, "unit", CONFIG, label="unit", seed=5)
+    assert result == sent.result and result.records == sent.result.records
+    assert set(run.journal.saved("unit")["extras"]) == {k for k, v in sent.extras.items() if v is not None}
+    assert not handed_back(checkpoint).exists()  # journaled: the handed-back file is gone
+
+
+def test_a_broken_pool_stops_its_other_workers_before_the_run_goes_on_alone() -> None:
+    """A worker that refuses (or dies) mid-run: the others must stop, or they would train what this process
+    trains now, into the same files."""
+    exp = load_spec(str(SPEC))
+    ctx = CheckContext(exp, device=CPU, seed=None, budget="quick")
+    setup = setup_for(exp, workers=2, device=CPU, identity=identity(exp, ctx), seed=exp.seed, budget="quick")
+    assert setup is not None
+    pool = UnitPool(setup, 2)
+    pool.executor()  # both start, build the experiment and find it the run's
+    # by pid: the pool's own thread may reap a worker while this one asks its Process object
+    workers = [psutil.Process(p.pid) for p in pool._executor._processes.values()]  # type: ignore[union-attr]
+    assert len(workers) == 2 and all(w.is_running() for w in workers)
+    progress = _Notes()
+    pool.fall_back(WorkerRefused("its experiment differs"), progress)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+    assert progress.notes == [pool.broken] and "refused to work" in progress.notes[0]
+    assert "went on in one process" in progress.notes[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_parallel_run_and_its_workers_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SPEC.parent)}
+    cmd = [sys.executable, "-m", "nnrecipe", "run", str(SPEC), "--budget", "quick", "--out", str(tmp_path / "run"),
+           "--device", "cpu", "--workers", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 240
+    workers: list[psutil.Process] = []
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        with contextlib.suppress(psutil.Error):
+            workers = [c for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+    assert len(workers) == 2, "the run's workers never started"
+    time.sleep(3)  # training
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert "Traceback" not in err.decode() and "interrupted" in err.decode(), err.decode()[-2000:]
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+
+
 # -- pruning against earlier trials only
 
 
@@ -189,6 +280,21 @@ def test_later_trials_never_decide_and_an_earlier_running_trial_is_waited_for() 
     late.join()
     assert time.perf_counter() - started >= 0.3
     assert pruned  # 0.5 below the median of trials 0 and 1 at step 1 (0.9); trial 3's 0.1 never counted
+
+
+def test_a_decision_no_running_earlier_trial_could_change_is_made_without_waiting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 3 is still running short of the step: whatever it reports (or if it never gets there), a trial
+    far below the median is pruned and one far above kept, at once; so is one with too few earlier trials."""
+    monkeypatch.setattr(time, "sleep", lambda _: pytest.fail("waited for a value that could not matter"))
+    earlier = {0: [0.9, 0.9], 1: [0.9, 0.9], 2: [0.9, 0.9], 3: [0.9]}
+    pruner = EarlierTrialsPruner(startup_trials=3, warmup_steps=1)
+    low = _study({**earlier, 4: [0.1, 0.1]}, running=3)
+    assert pruner.prune(low, _frozen(low, 4))
+    high = _study({**earlier, 4: [0.95, 0.95]}, running=3)
+    assert not pruner.prune(high, _frozen(high, 4))
+    few = _study({0: [0.9, 0.9], 1: [0.9], 2: [0.1, 0.1]}, running=1)  # 2 earlier trials, 3 needed
+    assert not pruner.prune(few, _frozen(few, 2))
 
 
 def test_pruning_saved_counts_the_epochs_pruned_trials_did_not_train() -> None:
