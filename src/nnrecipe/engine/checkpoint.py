@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pickle
@@ -50,11 +51,21 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def save_checkpoint(path: str | os.PathLike[str], **state: Any) -> None:
     """Save named state (state_dicts, numbers, RNG states) atomically with torch.save."""
-    import io
+    atomic_write_bytes(path, to_bytes(state))
 
+
+def to_bytes(state: Any) -> bytes:
+    """State as torch.save writes it, in memory: a checkpoint's bytes, or one blob to send to another process
+    (tensors sent one by one would each hold a file descriptor open)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def from_bytes(blob: bytes) -> Any:
+    """`to_bytes`'s state back, loaded as data only, as `load_checkpoint` loads a file."""
+    with torch.serialization.safe_globals(_safe_classes()):
+        return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
 
 
 class UnreadableFile(NnrecipeError):

@@ -3,7 +3,6 @@ travel to a worker process (its members' configurations, seeds and weights)."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nnrecipe.engine.checkpoint import from_bytes, to_bytes
 from nnrecipe.engine.data import Batch, loss_fn
 from nnrecipe.engine.ensemble import Ensemble
 from nnrecipe.engine.outputs import forward
@@ -40,15 +40,8 @@ class Teacher:
 
 
 def pack_state(state: dict[str, Any]) -> bytes:
-    """A state dict as one blob, to send to another process: tensors sent one by one would each hold a file
-    descriptor open."""
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
-    return buffer.getvalue()
-
-
-def unpack_state(blob: bytes) -> dict[str, Any]:
-    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
+    """A member's weights, on the CPU, as one blob to send to another process."""
+    return to_bytes({k: v.detach().cpu() for k, v in state.items()})
 
 
 class DistillStep:
@@ -90,7 +83,7 @@ def taught(exp: Experiment, teacher: Teacher, device: torch.device) -> Experimen
     models = []
     for cfg, seed, state in teacher.members:
         model = build_model(exp, cfg, device=device, seed=seed)
-        model.load_state_dict(unpack_state(state))
+        model.load_state_dict(from_bytes(state))
         models.append(model)
     ensemble = Ensemble(models, task=exp.task).to(device)
     return exp.replace(train_step=DistillStep(ensemble, exp, teacher.settings))

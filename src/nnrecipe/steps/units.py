@@ -7,18 +7,16 @@ the step's `RunContext.units` hands the results back (see `steps.speculation`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from nnrecipe.engine.checkpoint import UnreadableFile, load_checkpoint, save_checkpoint
+from nnrecipe.engine.checkpoint import UnreadableFile, atomic_write_bytes, from_bytes, load_checkpoint, to_bytes
 from nnrecipe.engine.loop import Callback
 from nnrecipe.experiment import Experiment
 from nnrecipe.steps.config import TrainingConfig
@@ -205,10 +203,6 @@ class TrainedUnit:
         extras["final_history"] = trained.history  # the report's loss curves, should this unit be the final model
         return cls(result, trained.model.state_dict(), extras)
 
-    def leave_at(self, checkpoint: Path) -> None:
-        save_checkpoint(handed_back(checkpoint), result=self.result.to_dict(), model=self.model_state,
-                        extras=self.extras)
-
     @classmethod
     def left_at(cls, checkpoint: Path | None, request: UnitRequest) -> TrainedUnit | None:
         """`request`'s unit as a worker finished it and left it beside `checkpoint`, if it did (a file that
@@ -216,25 +210,23 @@ class TrainedUnit:
         if checkpoint is None or not handed_back(checkpoint).exists():
             return None
         try:
-            saved = load_checkpoint(handed_back(checkpoint))
-            result = UnitResult.from_dict(saved["result"])
+            unit = cls._of_saved(load_checkpoint(handed_back(checkpoint)))
         except (UnreadableFile, KeyError, TypeError):
             return None
-        if result.seed != request.seed or _normalized(result.config.to_dict()) != _normalized(request.config.to_dict()):
-            return None
-        return cls(result, saved["model"], saved.get("extras") or {})
+        same = _normalized(unit.result.config.to_dict()) == _normalized(request.config.to_dict())
+        return unit if same and unit.result.seed == request.seed else None
 
     def packed(self) -> bytes:
-        """As one blob: tensors sent between processes one by one would each hold a file descriptor open."""
-        buffer = io.BytesIO()
-        torch.save({"result": self.result.to_dict(), "model": self.model_state, "extras": self.extras}, buffer)
-        return buffer.getvalue()
+        """As one blob, what a worker sends and leaves beside the unit's checkpoint (a checkpoint's format)."""
+        return to_bytes({"result": self.result.to_dict(), "model": self.model_state, "extras": self.extras})
 
     @classmethod
     def unpacked(cls, blob: bytes) -> TrainedUnit:
-        # written by this run's own worker process a moment ago, so trusted with more than tensors
-        saved = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
-        return cls(UnitResult.from_dict(saved["result"]), saved["model"], saved["extras"])
+        return cls._of_saved(from_bytes(blob))
+
+    @classmethod
+    def _of_saved(cls, saved: dict[str, Any]) -> TrainedUnit:
+        return cls(UnitResult.from_dict(saved["result"]), saved["model"], saved.get("extras") or {})
 
 
 class _Stopped(Exception):
@@ -270,7 +262,7 @@ def train_job(job: UnitJob) -> bytes | None:
                                checkpoint=Path(job.checkpoint) if job.checkpoint else None)
     except _Stopped:
         return None
-    unit = TrainedUnit.of(request, trained, recorders)
-    if job.checkpoint is not None:
-        unit.leave_at(Path(job.checkpoint))
-    return unit.packed()
+    blob = TrainedUnit.of(request, trained, recorders).packed()
+    if job.checkpoint is not None:  # serialized once: the same bytes wait in the run folder and go to the parent
+        atomic_write_bytes(handed_back(Path(job.checkpoint)), blob)
+    return blob
