@@ -11,8 +11,9 @@ the step's exploration is a plain function of its units' results, run again and 
 
 The first units of that list go to idle workers; when one finishes, the step is replayed. A kept candidate
 makes the guesses after it wrong: the workers are asked to stop them at their next epoch (a flag file beside
-their checkpoint), and their results are never used. Most candidates are turned down, so most guesses hold. The last replay is the serial step itself on the same results, so the step's outcome is
-the serial one's for the same unit results (each unit is seeded by its own identity).
+their checkpoint), and their results are never used. Most candidates are turned down, so most guesses hold.
+The last replay is the serial step itself on the same results, so the step's outcome is the serial one's for
+the same unit results (each unit is seeded by its own identity).
 
 What the workers handed back is kept for the whole run (the pool's ledger), so a step can start units another
 exploration will use (`ahead`: step 6's longer training goes on while the student is distilled).
