@@ -128,7 +128,7 @@ def run_unit(
 def journaled(run: RunContext, request: UnitRequest) -> UnitResult | None:
     """A finished unit of this key and configuration from the journal (one of another configuration is not it)."""
     done = run.journal.done(request.key)
-    if done is None or _normalized(done["config"]) != _normalized(request.config.to_dict()):
+    if done is None or not _same_config(done["config"], request.config):
         return None
     return UnitResult.from_dict(done)
 
@@ -156,6 +156,11 @@ def load_unit(run: RunContext, unit: UnitResult) -> tuple[nn.Module, dict[str, A
     model = build_model(run.experiment, unit.config, device=run.device, seed=seed)
     model.load_state_dict(saved["model"])
     return model, dict(saved.get("extras") or {})
+
+
+def _same_config(saved: dict[str, Any], cfg: TrainingConfig) -> bool:
+    """A saved configuration against a config, as JSON stores them (tuples become lists, say)."""
+    return _normalized(saved) == _normalized(cfg.to_dict())
 
 
 def _normalized(config: dict[str, Any]) -> Any:
@@ -213,8 +218,8 @@ class TrainedUnit:
             unit = cls._of_saved(load_checkpoint(handed_back(checkpoint)))
         except (UnreadableFile, KeyError, TypeError):
             return None
-        same = _normalized(unit.result.config.to_dict()) == _normalized(request.config.to_dict())
-        return unit if same and unit.result.seed == request.seed else None
+        same = _same_config(unit.result.config.to_dict(), request.config) and unit.result.seed == request.seed
+        return unit if same else None
 
     def packed(self) -> bytes:
         """As one blob, what a worker sends and leaves beside the unit's checkpoint (a checkpoint's format)."""
